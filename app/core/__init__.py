@@ -1,0 +1,1 @@
+"""Engines shared by the GUI and the CLI. Nothing in this package imports Qt."""

@@ -1,0 +1,58 @@
+"""The engines Hearth drives: their versions (cheap, from package metadata) and an import check (for doctor)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import time
+from dataclasses import dataclass
+
+# (import name, distribution name, what it does in Hearth)
+ENGINES: list[tuple[str, str, str]] = [
+    ("PySide6", "PySide6-Essentials", "GUI"),
+    ("torch", "torch", "tensor engine for images and segment"),
+    ("torchvision", "torchvision", "image ops for Segment Anything"),
+    ("llama_cpp", "llama-cpp-python", "chat models (llama.cpp)"),
+    ("diffusers", "diffusers", "image generation"),
+    ("transformers", "transformers", "text encoders, depth"),
+    ("sentence_transformers", "sentence-transformers", "document embeddings"),
+    ("chromadb", "chromadb", "document store"),
+    ("segment_anything", "segment-anything", "Segment Anything"),
+    ("pypdf", "pypdf", "PDF parsing"),
+    ("cv2", "opencv-python-headless", "image processing"),
+    ("huggingface_hub", "huggingface_hub", "model downloads"),
+]
+
+
+def version_of(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
+    """{import name: version}, from package metadata; imports nothing heavy."""
+    return {module: version_of(dist) for module, dist, _ in ENGINES}
+
+
+@dataclass
+class ImportCheck:
+    module: str
+    version: str
+    seconds: float
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def check_import(module: str, dist: str) -> ImportCheck:
+    start = time.perf_counter()
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a broken native library raising OSError
+        return ImportCheck(module, version_of(dist), time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    elapsed = time.perf_counter() - start
+    return ImportCheck(module, getattr(mod, "__version__", None) or version_of(dist), elapsed)

@@ -1,0 +1,1 @@
+"""Models: catalog, registry of installed models, downloads, quantization."""

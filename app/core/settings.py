@@ -1,0 +1,144 @@
+"""One typed settings model, saved as JSON.
+
+- Defaults come from the dataclasses below; a missing key takes its default.
+- Unknown keys (from a newer Hearth, or a section this build does not know) are kept and written back.
+- Saving is atomic: write a temporary file, fsync, rename over the old one.
+- A corrupt or unreadable file is moved aside, defaults are used, and `Settings.load_notice` says so once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core import paths
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+THEMES = ("system", "light", "dark")
+
+
+@dataclass
+class UISettings:
+    theme: str = "system"  # one of THEMES
+    geometry: str = ""  # base64 of QMainWindow.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState()
+    last_tab: str = "chat"
+
+
+@dataclass
+class ChatSettings:
+    context_cap: int = 8192
+    gpu_layers: int = -1  # -1: automatic
+    overflow_policy: str = "truncate_middle"  # truncate_middle | rolling_window | stop
+    preset: str = "Balanced"
+
+
+@dataclass
+class Settings:
+    version: int = SCHEMA_VERSION
+    ui: UISettings = field(default_factory=UISettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    # Set by load() when the file could not be read; the UI shows it once. Not saved.
+    load_notice: str = field(default="", compare=False)
+
+    # ---- persistence -------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        path = path or paths.settings_file()
+        if not path.exists():
+            return cls()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError("top level is not an object")
+            return _from_dict(cls, raw)
+        except Exception as exc:  # corrupt JSON, wrong types, unreadable file
+            backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                os.replace(path, backup)
+                where = f" It was moved to {backup}."
+            except OSError:
+                where = ""
+            log.warning("settings file %s unreadable (%s); using defaults", path, exc)
+            settings = cls()
+            settings.load_notice = f"Your settings file could not be read ({exc}), so defaults are in use.{where}"
+            return settings
+
+    def save(self, path: Path | None = None) -> None:
+        path = path or paths.settings_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def to_dict(self) -> dict:
+        return _to_dict(self)
+
+
+def _to_dict(obj) -> dict:
+    # Keys this build does not know were kept in `_extra` by _from_dict, so a save never drops them.
+    out: dict = dict(getattr(obj, "_extra", {}))
+    for f in dataclasses.fields(obj):
+        if f.name == "load_notice":
+            continue
+        value = getattr(obj, f.name)
+        out[f.name] = _to_dict(value) if dataclasses.is_dataclass(value) else value
+    return out
+
+
+def _from_dict(cls, raw: dict):
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    extra = {}
+    for key, value in raw.items():
+        if key not in known or key == "load_notice":
+            extra[key] = value
+            continue
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise ValueError(f"'{key}' should be an object")
+            kwargs[key] = _from_dict(kind, value)
+        else:
+            kwargs[key] = _coerce(key, kind, value)
+    obj = cls(**kwargs)
+    if extra:
+        obj._extra = extra
+    return obj
+
+
+def _coerce(key: str, kind, value):
+    origin = typing.get_origin(kind) or kind
+    if origin is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"'{key}' should be true or false")
+        return value
+    if origin is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"'{key}' should be a whole number")
+        return value
+    if origin is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"'{key}' should be a number")
+        return float(value)
+    if origin is str and not isinstance(value, str):
+        raise ValueError(f"'{key}' should be text")
+    return value

@@ -1,0 +1,99 @@
+"""Starting the GUI: QApplication, logging, settings, theme, main window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _make_app():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Hearth")
+    app.setOrganizationName("Hearth")
+    app.setApplicationDisplayName("Hearth")
+    return app
+
+
+def create_window(settings=None):
+    """Build the QApplication (if needed) and the main window, themed, not yet shown."""
+    from app.core.settings import Settings
+    from app.ui import theme
+    from app.ui.main_window import MainWindow
+
+    app = _make_app()
+    settings = settings or Settings.load()
+    theme.apply_theme(app, settings.ui.theme)
+    return app, MainWindow(settings)
+
+
+def _install_startup_probe(app, window) -> None:
+    """For tests/benchmarks/startup.py: print the wall-clock time of the first paint, then quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class Probe(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+            if event.type() == QEvent.Type.Paint:
+                print(f"FIRST_PAINT {time.time():.6f}", flush=True)
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    window._startup_probe = Probe(window)
+    window.installEventFilter(window._startup_probe)
+
+
+def run_gui() -> int:
+    from app.core.logs import setup_logging
+
+    setup_logging()
+    app, window = create_window()
+    if os.environ.get("HEARTH_STARTUP_PROBE"):
+        _install_startup_probe(app, window)
+    return exec_window(app, window)
+
+
+def exec_window(app, window) -> int:
+    """Show the window and run the event loop. Closing the window cancels jobs and waits for them briefly."""
+    window.show()
+    code = app.exec()
+    if window.jobs.active():  # a job ignored cancellation: do not hang on exit waiting for its thread
+        log.warning("exiting with jobs still running")
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def save_screenshots(directory: Path) -> list[Path]:
+    """Render every tab offscreen to DIR/<tab>.png."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.core.logs import setup_logging
+
+    setup_logging()
+    app, window = create_window()
+    directory.mkdir(parents=True, exist_ok=True)
+    window.resize(1200, 800)
+    window.show()
+    deadline = time.monotonic() + 5
+    while window.jobs.active() and time.monotonic() < deadline:  # let the status bar show the device
+        app.processEvents()
+        time.sleep(0.01)
+    saved = []
+    for index, key in enumerate(window.tab_keys):
+        window.tabs.setCurrentIndex(index)
+        for _ in range(3):
+            app.processEvents()
+        path = directory / f"{key}.png"
+        window.grab().save(str(path))
+        saved.append(path)
+    window.jobs.shutdown(timeout_s=2.5)
+    window.hide()
+    return saved

@@ -1,0 +1,10 @@
+"""Signals that cross tabs (for example a mask made in Segment, used for inpainting in Images)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppBus(QObject):
+    sig_mask_for_inpaint = Signal(str, str)  # mask PNG path, source image path
+    sig_models_changed = Signal()  # the registry changed (download finished, import, delete)

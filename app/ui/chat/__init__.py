@@ -1,0 +1,5 @@
+"""Chat tab."""
+
+from app.ui.chat.tab import ChatTab
+
+__all__ = ["ChatTab"]

@@ -1,0 +1,5 @@
+"""Documents tab."""
+
+from app.ui.documents.tab import DocumentsTab
+
+__all__ = ["DocumentsTab"]

@@ -1,0 +1,202 @@
+"""The main window: five tabs, menus, a message bar, and a status bar with the device and the jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+import app as hearth
+from app.core import devices, engines, paths
+from app.core.jobs import Job
+from app.core.settings import THEMES, Settings
+from app.ui import theme
+from app.ui.bus import AppBus
+from app.ui.context import AppContext
+from app.ui.jobs import JobManager
+from app.ui.jobs_indicator import JobsIndicator
+from app.ui.tabs import TABS, tab_class
+from app.ui.widgets import MessageBar
+
+log = logging.getLogger(__name__)
+
+
+def _detect_device(_inputs, state):
+    state.progress(None, "Detecting hardware")
+    return devices.detect()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, jobs: JobManager | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.jobs = jobs or JobManager(self)
+        self.device: devices.DeviceInfo | None = None
+        self.setWindowTitle(hearth.APP_NAME)
+        self.resize(1200, 800)
+        self.ctx = AppContext(
+            settings=settings,
+            jobs=self.jobs,
+            bus=AppBus(self),
+            show_tab=self.show_tab,
+            show_message=self.show_message,
+            save_settings=self.save_settings,
+        )
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        self.message_bar = MessageBar()
+        layout.addWidget(self.message_bar)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tab_keys: list[str] = []
+        self.tab_widgets: dict[str, QWidget] = {}
+        for key, module, name in TABS:
+            cls = tab_class(module, name)
+            widget = cls(self.ctx)
+            self.tabs.addTab(widget, cls.title)
+            self.tab_keys.append(key)
+            self.tab_widgets[key] = widget
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self._build_status_bar()
+        self.jobs.sig_job_failed.connect(lambda handle, message: self.show_message(f"{handle.name} failed: {message}"))
+        self._restore()
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
+
+        # Hardware detection runs nvidia-smi / reads /proc: off the GUI thread, through the job mechanism.
+        handle = self.jobs.submit(Job(_detect_device, name="Detect hardware"))
+        handle.sig_done.connect(self._on_device)
+        handle.sig_error.connect(lambda msg: self.device_label.setText("Device: unknown"))
+
+    # ---- menus -------------------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction("Open data folder", lambda: self._open_folder(paths.data_dir()))
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = bar.addMenu("&View")
+        theme_menu = view_menu.addMenu("Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.setData(name)
+            action.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[name] = action
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("About Hearth", self.show_about)
+        help_menu.addAction("Open log folder", lambda: self._open_folder(paths.logs_dir()))
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.device_label = QLabel("Device: detecting…")
+        self.device_label.setObjectName("deviceLabel")
+        status.addWidget(self.device_label)
+        self.jobs_indicator = JobsIndicator(self.jobs)
+        status.addPermanentWidget(self.jobs_indicator)
+
+    # ---- actions -----------------------------------------------------------------------------------------------
+    def show_tab(self, key: str) -> None:
+        if key in self.tab_keys:
+            self.tabs.setCurrentIndex(self.tab_keys.index(key))
+
+    def current_tab_key(self) -> str:
+        return self.tab_keys[self.tabs.currentIndex()]
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.message_bar.show_message(text, kind)
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            name = "system"
+        self.settings.ui.theme = name
+        self.theme_actions[name].setChecked(True)
+        app = QApplication.instance()
+        if app is not None:
+            theme.apply_theme(app, name)
+        self.save_settings()
+
+    def _on_system_scheme_changed(self, *_args) -> None:
+        if self.settings.ui.theme == "system":
+            theme.apply_theme(QApplication.instance(), "system")
+
+    def about_text(self) -> str:
+        rows = "".join(
+            f"<tr><td>{module}</td><td>&nbsp;{version}</td></tr>" for module, version in engines.versions().items()
+        )
+        device = self.device.best if self.device else "detecting…"
+        return (
+            f"<h3>Hearth {hearth.__version__}</h3>"
+            "<p>Local AI on your own computer: chat, documents, images and segmentation, offline.</p>"
+            f"<p>Compute device: {device}</p>"
+            f"<table>{rows}</table>"
+            f"<p>Data: {paths.data_dir()}</p>"
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Hearth", self.about_text())
+
+    def _open_folder(self, folder) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def _on_device(self, info: devices.DeviceInfo) -> None:
+        self.device = info
+        self.device_label.setText(f"Device: {info.best}")
+        self.device_label.setToolTip(
+            f"CPU: {info.cpu_name} ({', '.join(info.cpu_features) or 'no SIMD extensions found'}), "
+            f"{info.physical_cores} cores, {info.ram_bytes / 2**30:.1f} GB RAM"
+        )
+
+    def _on_tab_changed(self, index: int) -> None:
+        self.settings.ui.last_tab = self.tab_keys[index]
+
+    # ---- persistence -------------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        ui = self.settings.ui
+        if ui.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(ui.geometry.encode("ascii")))
+        if ui.window_state:
+            self.restoreState(QByteArray.fromBase64(ui.window_state.encode("ascii")))
+        self.show_tab(ui.last_tab if ui.last_tab in self.tab_keys else "chat")
+        self.theme_actions.get(ui.theme, self.theme_actions["system"]).setChecked(True)
+        if self.settings.load_notice:
+            self.show_message(self.settings.load_notice, "warning")
+            self.settings.load_notice = ""
+
+    def save_settings(self) -> None:
+        ui = self.settings.ui
+        ui.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        ui.window_state = bytes(self.saveState().toBase64()).decode("ascii")
+        ui.last_tab = self.current_tab_key()
+        try:
+            self.settings.save()
+        except OSError as exc:
+            log.error("could not save settings: %s", exc)
+            self.show_message(f"Could not save settings: {exc}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self.save_settings()
+        for widget in self.tab_widgets.values():
+            shutdown = getattr(widget, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        self.jobs.shutdown(timeout_s=2.5)
+        event.accept()

@@ -1,0 +1,5 @@
+"""Models tab."""
+
+from app.ui.models.tab import ModelsTab
+
+__all__ = ["ModelsTab"]

@@ -1,0 +1,5 @@
+"""Segment tab."""
+
+from app.ui.segment.tab import SegmentTab
+
+__all__ = ["SegmentTab"]

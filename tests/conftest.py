@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own HEARTH_HOME; Qt runs offscreen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def hearth_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "hearth-home"
+    home.mkdir()
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def subprocess_env(hearth_home) -> dict:
+    """Environment for running Hearth in a child process (offscreen, same HEARTH_HOME, repo on sys.path)."""
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    env["HEARTH_HOME"] = str(hearth_home)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
