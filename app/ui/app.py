@@ -25,10 +25,12 @@ def _make_app():
 
 def create_window(settings=None):
     """Build the QApplication (if needed) and the main window, themed, not yet shown."""
+    from app.core.logs import setup_logging
     from app.core.settings import Settings
     from app.ui import theme
     from app.ui.main_window import MainWindow
 
+    setup_logging()
     app = _make_app()
     settings = settings or Settings.load()
     theme.apply_theme(app, settings.ui.theme)
@@ -52,17 +54,34 @@ def _install_startup_probe(app, window) -> None:
 
 
 def run_gui() -> int:
-    from app.core.logs import setup_logging
-
-    setup_logging()
     app, window = create_window()
     if os.environ.get("HEARTH_STARTUP_PROBE"):
         _install_startup_probe(app, window)
     return exec_window(app, window)
 
 
+def _install_excepthook(window) -> None:
+    """An exception escaping a slot is logged with its traceback and shown in the window; the app keeps running."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        log.error("unhandled exception", exc_info=(exc_type, exc, tb))
+        from app.core.jobs import describe_error
+
+        try:
+            window.show_message(f"Something went wrong: {describe_error(exc)} (details in the log)")
+        except RuntimeError:  # window already deleted
+            pass
+
+    sys.excepthook = hook
+
+
 def exec_window(app, window) -> int:
     """Show the window and run the event loop. Closing the window cancels jobs and waits for them briefly."""
+    _install_excepthook(window)
     window.show()
     code = app.exec()
     if window.jobs.active():  # a job ignored cancellation: do not hang on exit waiting for its thread
@@ -75,9 +94,6 @@ def exec_window(app, window) -> int:
 def save_screenshots(directory: Path) -> list[Path]:
     """Render every tab offscreen to DIR/<tab>.png."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from app.core.logs import setup_logging
-
-    setup_logging()
     app, window = create_window()
     directory.mkdir(parents=True, exist_ok=True)
     window.resize(1200, 800)

@@ -181,3 +181,26 @@ def test_quitting_with_a_job_that_ignores_cancel_still_exits(subprocess_env):
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - t0 < 15
     assert "QThread: Destroyed" not in result.stderr
+
+
+def test_exception_in_a_slot_is_shown_and_logged_not_fatal(subprocess_env, hearth_home):
+    code = textwrap.dedent("""
+        import sys
+        from PySide6.QtCore import QTimer
+        from app.ui.app import create_window, exec_window
+
+        app, w = create_window()
+        def boom():
+            raise ValueError("slot blew up")
+        def check():
+            print("BAR:", w.message_bar.label.text(), flush=True)
+            w.close()
+        QTimer.singleShot(100, boom)
+        QTimer.singleShot(400, check)
+        sys.exit(exec_window(app, w))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "BAR: Something went wrong: ValueError: slot blew up" in result.stdout
+    log_text = (hearth_home / "logs" / "hearth.log").read_text()
+    assert "Traceback" in log_text and "slot blew up" in log_text
