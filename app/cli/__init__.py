@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from pathlib import Path
 
 import app as hearth
 
@@ -13,7 +11,10 @@ import app as hearth
 COMMANDS = ["app.cli.doctor"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(
         prog="hearth",
         description="Hearth: local AI on your own computer. With no arguments, opens the window.",

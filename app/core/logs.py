@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 
 from app.core import paths
 
@@ -14,6 +13,8 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> None:
     global _configured
     if _configured:
         return
+    import logging.handlers  # socket, pickle...: only once logging is actually set up
+
     _configured = True
     root = logging.getLogger()
     root.setLevel(level)

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 import typing
 from dataclasses import dataclass, field
@@ -76,6 +75,8 @@ class Settings:
     def save(self, path: Path | None = None) -> None:
         path = path or paths.settings_file()
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
         try:

@@ -25,13 +25,17 @@ def _make_app():
 
 def create_window(settings=None):
     """Build the QApplication (if needed) and the main window, themed, not yet shown."""
+    from PySide6.QtCore import QTimer
+
     from app.core.logs import setup_logging
     from app.core.settings import Settings
     from app.ui import theme
     from app.ui.main_window import MainWindow
 
-    setup_logging()
     app = _make_app()
+    # The rotating file log (logging.handlers pulls in socket, pickle...) is attached once the event loop runs, so
+    # it does not delay the first paint; until then warnings still reach stderr through logging's last resort.
+    QTimer.singleShot(0, setup_logging)
     settings = settings or Settings.load()
     theme.apply_theme(app, settings.ui.theme)
     return app, MainWindow(settings)

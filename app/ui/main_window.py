@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, Qt, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QByteArray, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 import app as hearth
-from app.core import devices, engines, paths
+from app.core import paths
 from app.core.jobs import Job
 from app.core.settings import THEMES, Settings
 from app.ui import theme
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def _detect_device(_inputs, state):
+    from app.core import devices
+
     state.progress(None, "Detecting hardware")
     return devices.detect()
 
@@ -33,7 +35,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.jobs = jobs or JobManager(self)
-        self.device: devices.DeviceInfo | None = None
+        self.device = None  # app.core.devices.DeviceInfo once detected
         self.setWindowTitle(hearth.APP_NAME)
         self.resize(1200, 800)
         self.ctx = AppContext(
@@ -69,10 +71,14 @@ class MainWindow(QMainWindow):
         self._restore()
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
-        hints = QGuiApplication.styleHints()
+        hints = QApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
 
-        # Hardware detection runs nvidia-smi / reads /proc: off the GUI thread, through the job mechanism.
+        # Hardware detection runs nvidia-smi / reads /proc: off the GUI thread, through the job mechanism, and
+        # a moment after the window shows, so its imports do not compete with the first paint.
+        QTimer.singleShot(300, self._start_device_detection)
+
+    def _start_device_detection(self) -> None:
         handle = self.jobs.submit(Job(_detect_device, name="Detect hardware"))
         handle.sig_done.connect(self._on_device)
         handle.sig_error.connect(lambda msg: self.device_label.setText("Device: unknown"))
@@ -84,7 +90,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Open data folder", lambda: self._open_folder(paths.data_dir()))
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcut("Ctrl+Q")  # Cmd+Q on macOS
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
@@ -139,6 +145,8 @@ class MainWindow(QMainWindow):
             theme.apply_theme(QApplication.instance(), "system")
 
     def about_text(self) -> str:
+        from app.core import engines  # importlib.metadata: not needed for the first paint
+
         rows = "".join(
             f"<tr><td>{module}</td><td>&nbsp;{version}</td></tr>" for module, version in engines.versions().items()
         )
@@ -152,12 +160,17 @@ class MainWindow(QMainWindow):
         )
 
     def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(self, "About Hearth", self.about_text())
 
     def _open_folder(self, folder) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    def _on_device(self, info: devices.DeviceInfo) -> None:
+    def _on_device(self, info) -> None:
         self.device = info
         self.device_label.setText(f"Device: {info.best}")
         self.device_label.setToolTip(

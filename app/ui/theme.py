@@ -1,38 +1,37 @@
-"""Light / dark / system theme. "system" follows QStyleHints.colorScheme and its changes."""
+"""Light / dark / system theme. "system" follows QStyleHints.colorScheme and its changes.
+
+Light keeps the platform's own style; dark switches to Fusion with a dark palette (native styles ignore custom
+palettes). Qt classes are imported inside the functions: importing them creates their Python enums, which is a
+measurable part of startup.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
 
+def _dark_palette():
+    from PySide6.QtGui import QColor, QPalette
 
-def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor(30, 30, 33), QColor(43, 43, 47), QColor(230, 230, 230)
     disabled = QColor(127, 127, 127)
-    p.setColor(QPalette.ColorRole.Window, window)
-    p.setColor(QPalette.ColorRole.WindowText, text)
-    p.setColor(QPalette.ColorRole.Base, base)
-    p.setColor(QPalette.ColorRole.AlternateBase, window)
-    p.setColor(QPalette.ColorRole.ToolTipBase, base)
-    p.setColor(QPalette.ColorRole.ToolTipText, text)
-    p.setColor(QPalette.ColorRole.PlaceholderText, disabled)
-    p.setColor(QPalette.ColorRole.Text, text)
-    p.setColor(QPalette.ColorRole.Button, window)
-    p.setColor(QPalette.ColorRole.ButtonText, text)
-    p.setColor(QPalette.ColorRole.BrightText, QColor(255, 80, 80))
-    p.setColor(QPalette.ColorRole.Link, QColor(110, 170, 255))
-    p.setColor(QPalette.ColorRole.Highlight, QColor(60, 120, 216))
-    p.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    role = QPalette.ColorRole
+    for r, color in (
+        (role.Window, window), (role.WindowText, text), (role.Base, base), (role.AlternateBase, window),
+        (role.ToolTipBase, base), (role.ToolTipText, text), (role.PlaceholderText, disabled), (role.Text, text),
+        (role.Button, window), (role.ButtonText, text), (role.BrightText, QColor(255, 80, 80)),
+        (role.Link, QColor(110, 170, 255)), (role.Highlight, QColor(60, 120, 216)),
+        (role.HighlightedText, QColor(255, 255, 255)),
+    ):
+        p.setColor(r, color)
+    for r in (role.Text, role.ButtonText, role.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, r, disabled)
     return p
 
 
 def system_is_dark() -> bool:
-    hints = QGuiApplication.styleHints()
-    return hints.colorScheme() == Qt.ColorScheme.Dark
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.styleHints().colorScheme().name == "Dark"
 
 
 def effective(theme: str) -> str:
@@ -42,9 +41,17 @@ def effective(theme: str) -> str:
     return "dark" if system_is_dark() else "light"
 
 
-def apply_theme(app: QApplication, theme: str) -> str:
-    app.setStyle("Fusion")
+def apply_theme(app, theme: str) -> str:
     mode = effective(theme)
-    app.setPalette(_dark_palette() if mode == "dark" else app.style().standardPalette())
+    if mode == "dark":
+        app.setStyle("Fusion")
+        app.setPalette(_dark_palette())
+    elif app.property("hearth_theme") == "dark":  # back from dark: the platform's style and palette again
+        from PySide6.QtWidgets import QStyleFactory
+
+        app.setStyle(QStyleFactory.create(app.property("hearth_native_style") or "Fusion"))
+        app.setPalette(app.style().standardPalette())
+    if app.property("hearth_native_style") is None:
+        app.setProperty("hearth_native_style", app.style().name())
     app.setProperty("hearth_theme", mode)
     return mode
