@@ -20,6 +20,11 @@ def _make_app():
     app.setApplicationName("Hearth")
     app.setOrganizationName("Hearth")
     app.setApplicationDisplayName("Hearth")
+    from PySide6.QtGui import QIcon
+
+    from app.core.resources import resource
+
+    app.setWindowIcon(QIcon(str(resource("icons", "hearth.png"))))
     return app
 
 
