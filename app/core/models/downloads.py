@@ -363,7 +363,7 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
                 if state.cancelled:
                     raise JobCancelled()
                 try:
-                    chunk = response.read(CHUNK)
+                    chunk = response.read1(CHUNK)  # returns what has arrived: pause reacts at once
                 except (OSError, ValueError, http.client.HTTPException) as exc:
                     raise hub.NoNetwork(f"The connection dropped while downloading {title} ({exc}). "
                                         "The part already downloaded is kept; resume to continue.") from exc
