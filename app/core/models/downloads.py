@@ -243,6 +243,9 @@ class _Meter:
     def add(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
+        if now - self.samples[-1][0] < 0.2 and len(self.samples) > 1:
+            self.samples[-1] = (now, self.done)  # cheap per-chunk update; a new sample every 0.2 s
+            return
         self.samples.append((now, self.done))
         while len(self.samples) > 2 and now - self.samples[0][0] > 5:
             self.samples.pop(0)
@@ -325,7 +328,8 @@ def _locate(item: DownloadItem) -> tuple[str, dict]:
     return meta.url, headers
 
 
-def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Meter, state, title: str) -> None:
+def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Meter, state, title: str) -> str | None:
+    """Fetch the rest of `part`; returns its SHA-256, computed while writing (None when nothing was fetched)."""
     part.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     if item.size is not None and have > item.size:  # the file changed on the server, or garbage: start over
@@ -333,7 +337,7 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
         meter.add(-have)
         have = 0
     if item.size is not None and have == item.size:
-        return
+        return None
     req_headers = dict(headers)
     if have:
         req_headers["Range"] = f"bytes={have}-"
@@ -342,7 +346,7 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
         response = urllib.request.urlopen(request, timeout=30)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # nothing left to send: the part is complete
-            return
+            return None
         raise UserError(f"The server refused {title}: HTTP {exc.code} {exc.reason}.") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise hub.NoNetwork(f"No network: could not download {title} ({getattr(exc, 'reason', exc)}). "
@@ -354,6 +358,11 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
             mode = "wb"
         else:
             mode = "ab"
+        digest = hashlib.sha256()
+        if have:  # hash what is already on disk, then keep hashing as bytes arrive (no second pass at the end)
+            with open(part, "rb") as fh:
+                while block := fh.read(CHUNK * 4):
+                    digest.update(block)
         length = response.headers.get("Content-Length")
         if item.size is None and length is not None:
             item.size = have + int(length)
@@ -370,6 +379,7 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
                 if not chunk:
                     break
                 fh.write(chunk)
+                digest.update(chunk)
                 meter.add(len(chunk))
                 now = time.monotonic()
                 if now - last > 0.1:
@@ -379,6 +389,7 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
     if item.size is not None and got < item.size:
         raise hub.NoNetwork(f"The connection closed early while downloading {title} ({_human(got)} of "
                             f"{_human(item.size)}). The part is kept; resume to continue.")
+    return digest.hexdigest()
 
 
 def _sha256(path: Path, state, title: str) -> str:
@@ -426,17 +437,17 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
                                 f"(plus {_human(DISK_MARGIN)} to spare) and {_human(free)} is free on "
                                 f"{paths.models_dir()}. Free some space and try again.")
         meter = _Meter(total, have)
-        for item, (url, headers), part in zip(spec.items, located, parts):
-            _fetch(url, headers, part, item, meter, state, spec.title)
+        hashes = [_fetch(url, headers, part, item, meter, state, spec.title)
+                  for item, (url, headers), part in zip(spec.items, located, parts)]
         _write_state(spec, RUNNING, message="verifying")
-        for item, part in zip(spec.items, parts):
+        for item, part, digest in zip(spec.items, parts, hashes):
             got = part.stat().st_size
             if item.size is not None and got != item.size:
                 where = _quarantine(part, Path(item.dest).name)
                 raise UserError(f"{item.dest} has the wrong size ({got} bytes, expected {item.size}); "
                                 f"moved to quarantine at {where}. It was not installed.")
             if item.sha256:
-                actual = _sha256(part, state, Path(item.dest).name)
+                actual = digest or _sha256(part, state, Path(item.dest).name)
                 if actual != item.sha256.lower():
                     where = _quarantine(part, Path(item.dest).name)
                     _write_state(spec, QUARANTINED, message=f"checksum mismatch, moved to {where}")

@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -72,7 +74,15 @@ class InstalledView(QWidget):
         self.fp16 = QPushButton("Convert to fp16")
         self.fp16.setToolTip("Half-size copy of a diffusion .safetensors file or diffusers folder")
         self.fp16.clicked.connect(self.fp16_selected)
-        for b in (self.import_file, self.import_folder, self.delete, self.reveal, self.quantize, self.fp16):
+        self.import_kind = QComboBox()
+        self.import_kind.addItem("kind: auto", None)
+        for k in registry.KINDS:
+            self.import_kind.addItem(f"as {k}", k)
+        self.import_kind.setToolTip("What the imported model is for, when Hearth cannot tell from the file")
+        self.link = QCheckBox("Link, don't copy")
+        self.link.setToolTip("Keep the file where it is and only link to it from the models folder")
+        for b in (self.import_file, self.import_folder, self.import_kind, self.link, self.delete, self.reveal,
+                  self.quantize, self.fp16):
             bar.addWidget(b)
         bar.addStretch(1)
         layout.addLayout(bar)
@@ -145,12 +155,12 @@ class InstalledView(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Import a model file", str(Path.home()),
                                               "Models (*.gguf *.safetensors *.pth *.pt *.ckpt);;All files (*)")
         if path:
-            self.import_path(path)
+            self.import_path(path, link=self.link.isChecked(), kind=self.import_kind.currentData())
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Import a model folder", str(Path.home()))
         if path:
-            self.import_path(path)
+            self.import_path(path, link=self.link.isChecked(), kind=self.import_kind.currentData())
 
     def import_path(self, path: str, link: bool = False, kind: str | None = None):
         handle = self.ctx.jobs.submit(Job(_import_job, {"path": path, "link": link, "kind": kind},

@@ -32,6 +32,7 @@ def _files_job(repo_id, state):
 
 class SearchView(QWidget):
     sig_download = Signal(str, str)  # repo, file
+    sig_download_url = Signal(str, str)  # url, sha256 ("" when not given)
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +63,17 @@ class SearchView(QWidget):
             lambda: self.download.setEnabled(bool(self.selected_file())))
         self.tree.itemDoubleClicked.connect(lambda *_: self.download_selected())
         layout.addWidget(self.tree, 1)
+        url_bar = QHBoxLayout()
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("…or paste the https:// address of a model file")
+        self.sha = QLineEdit()
+        self.sha.setPlaceholderText("SHA-256 (optional, checked after download)")
+        self.url_go = QPushButton("Download URL")
+        self.url_go.clicked.connect(lambda: self.sig_download_url.emit(self.url.text().strip(), self.sha.text().strip()))
+        url_bar.addWidget(self.url, 2)
+        url_bar.addWidget(self.sha, 1)
+        url_bar.addWidget(self.url_go)
+        layout.addLayout(url_bar)
         self.offline = False
 
     def search(self):

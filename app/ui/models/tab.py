@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
-from PySide6.QtCore import Qt
 
 from app.core import devices, paths
 from app.core.errors import UserError
@@ -56,6 +55,7 @@ class ModelsTab(QWidget):
         self.installed.sig_browse_catalog.connect(lambda: self.pages.setCurrentWidget(self.catalog))
         self.catalog.sig_download.connect(self.download_catalog)
         self.search.sig_download.connect(self.download_hub_file)
+        self.search.sig_download_url.connect(lambda url, sha: self.download_url(url, sha or None))
         self.downloads.sig_installed.connect(lambda model: self._registry_changed())
         self.ctx.bus.sig_models_changed.connect(self._refresh_views)
         self._refresh_views()

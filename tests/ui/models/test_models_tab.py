@@ -180,3 +180,28 @@ def test_quantize_dialog_registers_result_next_to_source(tab, qtbot, tmp_path, c
     names = sorted(m.name for m in registry.installed("chat"))
     assert names == ["dialog-F32", "dialog-Q8_0"]
     assert "dialog-Q8_0" in tab.installed.status.text() and "source dialog-F32" in tab.installed.status.text()
+
+
+def test_url_box_downloads_and_bad_url_is_reported(tab, qtbot, server, ctx):
+    data = b"GGUF" + b"u" * 3000
+    tab.search.url.setText(server.add_file("/files/ui-url.gguf", data))
+    tab.search.sha.setText(hashlib.sha256(data).hexdigest())
+    with qtbot.waitSignal(ctx.bus.sig_models_changed, timeout=10000):
+        tab.search.url_go.click()
+    assert [m.id for m in registry.installed()] == ["chat/ui-url.gguf"]
+    tab.search.url.setText("not a url")
+    tab.search.url_go.click()
+    assert ctx.messages[-1][0] == "error" and "Not a web address" in ctx.messages[-1][1]
+
+
+def test_import_with_explicit_kind_and_link(tab, qtbot, tmp_path, ctx, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    src = gguf(tmp_path / "reranker-ish.gguf")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(src), "")))
+    tab.installed.import_kind.setCurrentIndex(tab.installed.import_kind.findData("reranker"))
+    tab.installed.link.setChecked(True)
+    with qtbot.waitSignal(ctx.bus.sig_models_changed, timeout=10000):
+        tab.installed.import_file.click()
+    (m,) = registry.installed("reranker")
+    assert m.is_link and "linked from" in tab.installed.table.item(0, 5).text()
