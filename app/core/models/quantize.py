@@ -13,7 +13,6 @@ import multiprocessing as mp
 import os
 import queue
 import re
-import time
 from pathlib import Path
 
 from app.core.errors import JobCancelled, UserError
@@ -161,8 +160,3 @@ def quantize(inputs: dict, state):
     return registry.InstalledModel(path=out, kind="chat", name=out.stem, size_bytes=out.stat().st_size,
                                    format="gguf", quantization=qtype)
 
-
-def wait_for(proc, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while proc.is_alive() and time.monotonic() < end:
-        time.sleep(0.05)

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,7 @@ def kind_dir(kind: str) -> Path:
 
 # ---- source metadata -------------------------------------------------------------------------------------------
 SOURCES_FILE = ".hearth-sources.json"
+_sources_lock = threading.Lock()  # downloads, imports and quantizations may finish at the same time
 
 
 def _key(path: Path, root: Path) -> str:
@@ -201,16 +203,18 @@ def _write_sources(root: Path, data: dict) -> None:
 def record_source(path: Path, source: dict) -> None:
     """Remember where the model at `path` (inside the models folder) came from."""
     root = paths.models_dir()
-    data = _read_sources(root)
-    data[_key(path, root)] = {**source, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    _write_sources(root, data)
+    with _sources_lock:
+        data = _read_sources(root)
+        data[_key(path, root)] = {**source, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        _write_sources(root, data)
 
 
 def _forget_source(path: Path) -> None:
     root = paths.models_dir()
-    data = _read_sources(root)
-    if data.pop(_key(path, root), None) is not None:
-        _write_sources(root, data)
+    with _sources_lock:
+        data = _read_sources(root)
+        if data.pop(_key(path, root), None) is not None:
+            _write_sources(root, data)
 
 
 # ---- lookup, import, remove -------------------------------------------------------------------------------------

@@ -81,16 +81,21 @@ class InstalledView(QWidget):
         self.import_kind.setToolTip("What the imported model is for, when Hearth cannot tell from the file")
         self.link = QCheckBox("Link, don't copy")
         self.link.setToolTip("Keep the file where it is and only link to it from the models folder")
-        for b in (self.import_file, self.import_folder, self.import_kind, self.link, self.delete, self.reveal,
-                  self.quantize, self.fp16):
+        for b in (self.import_file, self.import_folder, self.import_kind, self.link):
             bar.addWidget(b)
         bar.addStretch(1)
         layout.addLayout(bar)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("Selected model:"))
+        for b in (self.delete, self.reveal, self.quantize, self.fp16):
+            actions.addWidget(b)
+        actions.addStretch(1)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.hide()
         layout.addWidget(self.status)
 
+        self.actions = actions
         self.stack = QStackedWidget()
         self.empty = EmptyState(
             "No models installed yet",
@@ -111,6 +116,7 @@ class InstalledView(QWidget):
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.table)
         layout.addWidget(self.stack, 1)
+        layout.addLayout(actions)
         self.refresh()
 
     # ---- listing -----------------------------------------------------------------------------------------------

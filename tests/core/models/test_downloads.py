@@ -1,5 +1,4 @@
 import hashlib
-import os
 
 import pytest
 
@@ -161,3 +160,14 @@ def test_offline_download_is_a_clear_no_network_error(monkeypatch):
     with pytest.raises(UserError, match="No network"):
         downloads.download(downloads.resolve("qwen2.5-0.5b-instruct"), JobState())
     assert registry.installed() == []
+
+
+def test_local_hub_speaks_the_protocol_hf_hub_download_expects(online, tmp_path):
+    """The test endpoint is faithful: huggingface_hub's own hf_hub_download gets the same bytes from it (so the
+    metadata path Hearth uses is exercised against a realistic server)."""
+    from huggingface_hub import hf_hub_download
+
+    data = b"GGUF" + payload(200_000, 11)[4:]
+    online.add_hub_file("acme/Fidelity-GGUF", "f-Q4_0.gguf", data)
+    path = hf_hub_download("acme/Fidelity-GGUF", "f-Q4_0.gguf", local_dir=tmp_path / "hf", endpoint=online.url)
+    assert open(path, "rb").read() == data

@@ -1,7 +1,6 @@
 import hashlib
 
 import pytest
-from PySide6.QtCore import Qt
 
 from app.core.models import downloads, fit, registry
 from app.core.settings import Settings
