@@ -95,8 +95,8 @@ def spec_from_catalog(entry, variant) -> DownloadSpec:
     source = {"catalog_id": entry.id, "quantization": variant.quantization, "license": entry.license}
     label = f"{entry.name} {variant.quantization or ''}".strip()
     if entry.url:
-        return spec_from_url(entry.url, sha256=variant.sha256, kind=entry.kind, size=variant.size_bytes,
-                             source=source, label=label)
+        # catalog sizes are approximate: the server's Content-Length is the size the file is checked against
+        return spec_from_url(entry.url, sha256=variant.sha256, kind=entry.kind, source=source, label=label)
     if variant.file:
         item = DownloadItem(dest=variant.file.rsplit("/", 1)[-1], repo=entry.repo, filename=variant.file,
                             revision=entry.revision, sha256=variant.sha256)

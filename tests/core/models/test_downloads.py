@@ -171,3 +171,16 @@ def test_local_hub_speaks_the_protocol_hf_hub_download_expects(online, tmp_path)
     online.add_hub_file("acme/Fidelity-GGUF", "f-Q4_0.gguf", data)
     path = hf_hub_download("acme/Fidelity-GGUF", "f-Q4_0.gguf", local_dir=tmp_path / "hf", endpoint=online.url)
     assert open(path, "rb").read() == data
+
+
+def test_catalog_url_entry_trusts_the_server_size_not_the_catalog_estimate(server):
+    from app.core.models import catalog
+
+    data = b"\x80\x02" + payload(123_457, 12)[2:]
+    url = server.add_file("/segment_anything/sam_vit_b_01ec64.pth", data)
+    entry, variant = catalog.find("sam-vit-b")
+    assert variant.size_bytes != len(data)
+    fake = catalog.CatalogEntry(**{**entry.__dict__, "url": url})
+    model = downloads.download(downloads.spec_from_catalog(fake, variant), JobState())
+    assert model.id == "sam/sam_vit_b_01ec64.pth" and model.size_bytes == len(data)
+    assert model.source["catalog_id"] == "sam-vit-b"
