@@ -468,7 +468,7 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
         model = next(m for m in registry.installed(spec.kind) if m.path == final)
         state.progress(1.0, f"Installed {spec.title}")
         return model
-    except JobCancelled:
+    except (JobCancelled, KeyboardInterrupt):  # Pause in the GUI, Ctrl-C in the CLI, quitting the app
         if stage.exists():
             _write_state(spec, PAUSED)
         raise

@@ -65,7 +65,18 @@ class ModelsTab(QWidget):
 
     # ---- downloads ---------------------------------------------------------------------------------------------
     def download_catalog(self, entry, variant):
+        memory = self.catalog.memory
+        if memory is not None and fit.label(entry.memory_bytes(variant), memory) == fit.WONT_FIT:
+            need = entry.memory_bytes(variant) / 1e9
+            if not self.confirm(f"{entry.name} {variant.label} needs about {need:.1f} GB of memory and this computer "
+                                f"has {memory.describe}: it will not run here. Download it anyway?"):
+                return None
         return self._start(lambda: downloads.spec_from_catalog(entry, variant))
+
+    def confirm(self, text: str) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        return QMessageBox.question(self, "Won't fit", text) == QMessageBox.StandardButton.Yes
 
     def download_hub_file(self, repo: str, filename: str):
         return self._start(lambda: downloads.spec_from_hub_file(repo, filename))

@@ -204,3 +204,14 @@ def test_import_with_explicit_kind_and_link(tab, qtbot, tmp_path, ctx, monkeypat
         tab.installed.import_file.click()
     (m,) = registry.installed("reranker")
     assert m.is_link and "linked from" in tab.installed.table.item(0, 5).text()
+
+
+def test_downloading_a_model_that_wont_fit_asks_first(tab):
+    from app.core.models import catalog
+
+    tab.catalog.set_memory(fit.Memory(2 * GB))
+    asked = []
+    tab.confirm = lambda text: asked.append(text) or False
+    entry, variant = catalog.find("mistral-7b-instruct-v0.3:Q8_0")
+    assert tab.download_catalog(entry, variant) is None
+    assert "will not run here" in asked[0] and tab.downloads.rows == {} and downloads.pending() == []
