@@ -2,17 +2,27 @@
 
 Layout: `<models>/<kind>/<name>` where kind is one of KINDS (a file, or a folder for multi-file models).
 Files and folders placed directly in `<models>` are recognised by their content/extension.
-Partial downloads (`*.part`, `*.incomplete`) and the `.quarantine` folder are never listed.
+Partial downloads (`*.part`, `*.incomplete`), hidden entries (the `.downloads` staging folder, the `.quarantine`
+folder, `.hearth-sources.json`) are never listed: a half-downloaded file never appears as a model.
+
+Where each model came from (catalog entry, Hugging Face repo/file/revision, URL, SHA-256, imported from where,
+copied or linked) is kept in `<models>/.hearth-sources.json`, keyed by the path relative to the models folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
+from app.core.errors import UserError
 
 KINDS = ("chat", "embedding", "reranker", "diffusion", "controlnet", "vae", "lora", "sam", "depth")
 PARTIAL_SUFFIXES = (".part", ".incomplete", ".tmp")
@@ -32,6 +42,33 @@ class InstalledModel:
     @property
     def id(self) -> str:
         return f"{self.kind}/{self.path.name}"
+
+    @property
+    def source(self) -> dict:
+        """Where it came from (see module doc); {} for files placed in the folder by hand."""
+        return self.extra.get("source", {})
+
+    @property
+    def source_text(self) -> str:
+        src = self.source
+        if not src:
+            return "added by hand"
+        if src.get("repo"):
+            return f"huggingface.co/{src['repo']}"
+        if src.get("url"):
+            return src["url"]
+        if src.get("imported_from"):
+            how = "linked" if src.get("linked") else "copied"
+            return f"{how} from {src['imported_from']}"
+        if src.get("quantized_from"):
+            return f"quantized from {Path(src['quantized_from']).name}"
+        if src.get("converted_from"):
+            return f"converted from {Path(src['converted_from']).name}"
+        return "unknown"
+
+    @property
+    def is_link(self) -> bool:
+        return self.path.is_symlink()
 
 
 def _size(path: Path) -> int:
@@ -83,6 +120,8 @@ def guess_kind(path: Path) -> tuple[str, str] | None:
 
 
 def _entry(path: Path, kind: str | None) -> InstalledModel | None:
+    if path.is_symlink() and not path.exists():
+        return None  # a link whose target was moved or deleted
     guessed = guess_kind(path)
     if guessed is None:
         return None
@@ -101,6 +140,7 @@ def scan(models_dir: Path | None = None) -> list[InstalledModel]:
     found: list[InstalledModel] = []
     if not root.exists():
         return found
+    sources = _read_sources(root)
     for child in sorted(root.iterdir()):
         if _is_partial(child):
             continue
@@ -114,6 +154,10 @@ def scan(models_dir: Path | None = None) -> list[InstalledModel]:
             entry = _entry(child, None)
             if entry is not None:
                 found.append(entry)
+    for entry in found:
+        src = sources.get(_key(entry.path, root))
+        if src:
+            entry.extra["source"] = src
     return found
 
 
@@ -127,3 +171,174 @@ def kind_dir(kind: str) -> Path:
     path = paths.models_dir() / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ---- source metadata -------------------------------------------------------------------------------------------
+SOURCES_FILE = ".hearth-sources.json"
+_sources_lock = threading.Lock()  # downloads, imports and quantizations may finish at the same time
+
+
+def _key(path: Path, root: Path) -> str:
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(root))).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read_sources(root: Path) -> dict:
+    try:
+        data = json.loads((root / SOURCES_FILE).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_sources(root: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".sources-", suffix=".tmp", dir=root)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, root / SOURCES_FILE)
+
+
+def record_source(path: Path, source: dict) -> None:
+    """Remember where the model at `path` (inside the models folder) came from."""
+    root = paths.models_dir()
+    with _sources_lock:
+        data = _read_sources(root)
+        data[_key(path, root)] = {**source, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        _write_sources(root, data)
+
+
+def _forget_source(path: Path) -> None:
+    root = paths.models_dir()
+    with _sources_lock:
+        data = _read_sources(root)
+        if data.pop(_key(path, root), None) is not None:
+            _write_sources(root, data)
+
+
+# ---- lookup, import, remove -------------------------------------------------------------------------------------
+def find(ref: str) -> InstalledModel | None:
+    """By id ('chat/x.gguf'), file/folder name, or name without extension."""
+    models = scan()
+    for attr in ("id",):
+        for m in models:
+            if getattr(m, attr) == ref:
+                return m
+    matches = [m for m in models if ref in (m.path.name, m.name)]
+    if len(matches) > 1:
+        ids = ", ".join(m.id for m in matches)
+        raise UserError(f"'{ref}' matches several models ({ids}); give the full id.")
+    return matches[0] if matches else None
+
+
+def check_file(path: Path, fmt: str) -> None:
+    """Refuse a file whose content does not match its extension (a renamed text file, a truncated download)."""
+    if fmt == "gguf":
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"GGUF":
+            raise UserError(f"{path.name} is not a GGUF file (its header does not start with 'GGUF'). "
+                            "It may be damaged or incomplete; download it again.")
+    elif fmt == "safetensors":
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            ok = 0 < n <= size - 8
+            if ok:
+                try:
+                    ok = isinstance(json.loads(fh.read(min(n, 100_000_000))), dict)
+                except ValueError:
+                    ok = False
+        if not ok:
+            raise UserError(f"{path.name} is not a valid .safetensors file (bad header). "
+                            "It may be damaged or incomplete; download it again.")
+
+
+def import_model(src: Path | str, kind: str | None = None, link: bool = False, state=None) -> InstalledModel:
+    """Copy (or symlink, with link=True) a model file or folder into `<models>/<kind>/`; returns it registered.
+
+    Nothing is half-imported: a copy goes to a hidden temporary name first and is renamed at the end."""
+    src = Path(src).expanduser()
+    if not src.exists():
+        raise UserError(f"{src} does not exist.")
+    src = src.resolve()
+    guessed = guess_kind(src)
+    if kind is None:
+        if guessed is None:
+            raise UserError(f"{src.name} is not a model Hearth recognises: expected a .gguf, .safetensors or .pth "
+                            "file, or a Hugging Face / diffusers folder. Choose its kind explicitly to import it.")
+        kind = guessed[0]
+    if kind not in KINDS:
+        raise UserError(f"Unknown model kind '{kind}'; use one of: {', '.join(KINDS)}.")
+    if src.is_file() and guessed is not None:
+        check_file(src, guessed[1])
+    root = paths.models_dir().resolve()
+    if root == src or root in src.parents:
+        raise UserError(f"{src} is already inside the models folder.")
+    dest = kind_dir(kind) / src.name
+    if dest.exists() or dest.is_symlink():
+        raise UserError(f"A model named {src.name} is already installed as {kind}; remove it first or rename the file.")
+    if link:
+        try:
+            os.symlink(src, dest, target_is_directory=src.is_dir())
+        except OSError as exc:
+            raise UserError(f"Could not link {src} ({exc}). Import it as a copy instead.") from exc
+    else:
+        total = _size(src)
+        free = shutil.disk_usage(dest.parent).free
+        if total > free:
+            raise UserError(f"Not enough disk space to copy {src.name}: needs {total / 1e9:.2f} GB, "
+                            f"{free / 1e9:.2f} GB free. Import it as a link instead, or free some space.")
+        tmp = dest.with_name(f".{dest.name}.importing")
+        try:
+            _copy(src, tmp, total, state)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    record_source(dest, {"imported_from": str(src), "linked": link})
+    entry = _entry(dest, kind)
+    assert entry is not None
+    entry.extra["source"] = {"imported_from": str(src), "linked": link}
+    return entry
+
+
+def _copy(src: Path, dest: Path, total: int, state) -> None:
+    done = 0
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+    for f in files:
+        target = dest if src.is_file() else dest / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(f, "rb") as fin, open(target, "wb") as fout:
+            while True:
+                if state is not None:
+                    state.check()
+                chunk = fin.read(4 << 20)
+                if not chunk:
+                    break
+                fout.write(chunk)
+                done += len(chunk)
+                if state is not None and total:
+                    state.progress(done / total, f"Copying {src.name}")
+        shutil.copystat(f, target)
+
+
+def remove(ref: "InstalledModel | str") -> InstalledModel:
+    """Delete an installed model. A linked model only loses its link; the file it points to is left alone."""
+    model = find(ref) if isinstance(ref, str) else ref
+    if model is None:
+        raise UserError(f"No installed model '{ref}'. `hearth models list` shows what is installed.")
+    root = paths.models_dir().resolve()
+    parent = model.path.parent.resolve()
+    if not (parent == root or root in parent.parents):
+        raise UserError(f"{model.path} is not inside the models folder; Hearth only deletes what it manages.")
+    if model.path.is_symlink():
+        model.path.unlink()
+    elif model.path.is_dir():
+        shutil.rmtree(model.path)
+    else:
+        model.path.unlink()
+    _forget_source(model.path)
+    return model

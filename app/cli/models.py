@@ -1,0 +1,218 @@
+"""`hearth models ...`: list, search, download, import, remove, quantize (and fp16 conversion)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app.core.errors import JobCancelled, UserError
+from app.core.jobs import ConsoleState
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("models", help="list, search, download, import, remove and quantize models")
+    msub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    p = msub.add_parser("list", help="installed models (or the catalog with --catalog)")
+    p.add_argument("--kind", help="only this kind (chat, embedding, reranker, diffusion, controlnet, vae, sam, ...)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--catalog", action="store_true", help="list the curated catalog with hardware fit instead")
+    p.set_defaults(func=run_list)
+
+    p = msub.add_parser("search", help="search Hugging Face for GGUF models")
+    p.add_argument("query")
+    p.add_argument("--files", action="store_true", help="also list each repository's GGUF files")
+    p.add_argument("--limit", type=int, default=15)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_search)
+
+    p = msub.add_parser("download", help="download a catalog model (ID or ID:QUANT), a hub file or a URL")
+    p.add_argument("ref", metavar="ID|URL")
+    p.add_argument("--sha256", help="expected SHA-256 of a URL download")
+    p.add_argument("--kind", help="kind of model, when it cannot be told from the file name")
+    p.set_defaults(func=run_download)
+
+    p = msub.add_parser("import", help="import a model file or folder from disk")
+    p.add_argument("path")
+    p.add_argument("--kind", help="kind of model, when it cannot be told from the file")
+    p.add_argument("--link", action="store_true", help="link to the file instead of copying it")
+    p.set_defaults(func=run_import)
+
+    p = msub.add_parser("remove", help="delete an installed model")
+    p.add_argument("ref", metavar="ID")
+    p.set_defaults(func=run_remove)
+
+    p = msub.add_parser("quantize", help="quantize an F32/F16/BF16 GGUF with llama.cpp")
+    p.add_argument("src", metavar="SRC.gguf")
+    p.add_argument("--type", required=True, help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, ...")
+    p.add_argument("--out", help="output file (default: models/chat/<name>-<TYPE>.gguf)")
+    p.set_defaults(func=run_quantize)
+
+    p = msub.add_parser("fp16", help="convert a diffusion .safetensors file or diffusers folder to fp16")
+    p.add_argument("src")
+    p.add_argument("--out")
+    p.set_defaults(func=run_fp16)
+
+
+def _fail(exc: BaseException) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def _gb(n: int | float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def _job(fn, inputs):
+    state = ConsoleState()
+    try:
+        return fn(inputs, state)
+    finally:
+        state.finish()
+
+
+def run(args) -> int:  # pragma: no cover - argparse dispatches to the run_* functions
+    return args.func(args)
+
+
+def run_list(args) -> int:
+    from app.core.models import registry
+
+    try:
+        if args.kind and args.kind not in registry.KINDS:
+            raise UserError(f"Unknown kind '{args.kind}'; use one of: {', '.join(registry.KINDS)}.")
+        if args.catalog:
+            return _list_catalog(args)
+        models = registry.installed(args.kind)
+    except UserError as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps([{"id": m.id, "kind": m.kind, "name": m.name, "path": str(m.path), "size_bytes": m.size_bytes,
+                           "format": m.format, "quantization": m.quantization, "source": m.source} for m in models],
+                         indent=1))
+        return 0
+    if not models:
+        print("No models installed. `hearth models list --catalog` shows what you can download.", file=sys.stderr)
+        return 0
+    for m in models:
+        print(f"{m.id:<52} {m.format:<22} {m.quantization or '':<8} {_gb(m.size_bytes):>10}  {m.source_text}")
+    return 0
+
+
+def _list_catalog(args) -> int:
+    from app.core import devices
+    from app.core.models import catalog, fit
+
+    mem = fit.Memory.from_device(devices.detect())
+    rows = []
+    for entry in catalog.entries(args.kind):
+        best = fit.recommend(entry, mem)
+        for v in entry.files:
+            rows.append({"id": f"{entry.id}:{v.quantization}" if entry.kind == "chat" else entry.id,
+                         "name": entry.name, "kind": entry.kind, "quantization": v.quantization,
+                         "size_bytes": v.size_bytes, "memory_bytes": entry.memory_bytes(v),
+                         "fit": fit.label(entry.memory_bytes(v), mem), "recommended": v is best,
+                         "license": entry.license, "verified": entry.verified, "source": entry.source})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"Hardware: {mem.describe}", file=sys.stderr)
+    for r in rows:
+        star = "*" if r["recommended"] else " "
+        print(f"{star} {r['id']:<44} {r['kind']:<11} {_gb(r['size_bytes']):>9}  needs {_gb(r['memory_bytes']):>9}  "
+              f"{r['fit']:<9} {r['license']}{'' if r['verified'] else '  (unverified)'}")
+    return 0
+
+
+def run_search(args) -> int:
+    from app.core.models import hub
+
+    try:
+        repos = hub.search_gguf(args.query, limit=args.limit)
+        if args.files:
+            for r in repos:
+                r.files = hub.gguf_files(r.id)
+    except UserError as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps([{"id": r.id, "downloads": r.downloads, "likes": r.likes,
+                           "files": [{"path": f.path, "size_bytes": f.size_bytes, "quantization": f.quantization}
+                                     for f in r.files or []]} for r in repos], indent=1))
+        return 0
+    if not repos:
+        print(f"No GGUF repositories match '{args.query}'.", file=sys.stderr)
+    for r in repos:
+        print(f"{r.id:<60} {r.downloads:>10} downloads")
+        for f in r.files or []:
+            print(f"    {r.id}/{f.path:<50} {f.quantization or '':<8} {_gb(f.size_bytes):>10}")
+    return 0
+
+
+def run_download(args) -> int:
+    from app.core.models import downloads
+
+    try:
+        spec = downloads.resolve(args.ref, kind=args.kind, sha256=args.sha256)
+        previous = downloads.read_state(spec.id)
+        if previous:
+            print(f"Resuming {spec.title} ({previous['status']} earlier)", file=sys.stderr)
+        model = _job(downloads.download_job, spec)
+    except JobCancelled:
+        print("Paused; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nPaused; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except UserError as exc:
+        return _fail(exc)
+    print(f"{model.id}\t{model.path}\t{model.size_bytes}")
+    return 0
+
+
+def run_import(args) -> int:
+    from app.core.models import registry
+
+    try:
+        state = ConsoleState()
+        model = registry.import_model(args.path, kind=args.kind, link=args.link, state=state)
+        state.finish()
+    except UserError as exc:
+        return _fail(exc)
+    print(f"{model.id}\t{model.path}\t{model.size_bytes}")
+    return 0
+
+
+def run_remove(args) -> int:
+    from app.core.models import registry
+
+    try:
+        model = registry.remove(args.ref)
+    except UserError as exc:
+        return _fail(exc)
+    print(f"removed {model.id}")
+    return 0
+
+
+def run_quantize(args) -> int:
+    from app.core.models import quantize
+
+    try:
+        model = _job(quantize.quantize, {"src": args.src, "type": args.type, "out": args.out})
+    except UserError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("\nCancelled; nothing was written.", file=sys.stderr)
+        return 130
+    print(f"{model.id}\t{model.path}\t{model.size_bytes}")
+    return 0
+
+
+def run_fp16(args) -> int:
+    from app.core.models import convert
+
+    try:
+        out = _job(convert.to_fp16, {"src": args.src, "out": args.out})
+    except UserError as exc:
+        return _fail(exc)
+    print(out)
+    return 0

@@ -1,0 +1,129 @@
+"""The curated catalog (`resources/catalog.json`): the models each tab needs, where to get them, how big they are.
+
+An entry has one or more variants (`files`): a single file (`file`, e.g. one GGUF quantization) or a set of files
+from a repository (`include` patterns, installed as one folder named after the entry). An entry comes either from a
+Hugging Face repository (`repo` + `revision`) or from a plain URL (`url`). `verified` says whether the repository id
+and file names were checked against public pages when the catalog was written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from app.core.errors import UserError
+
+GB = 10**9
+
+
+def resources_dir() -> Path:
+    base = getattr(sys, "_MEIPASS", None)  # PyInstaller onedir
+    if base:
+        return Path(base) / "resources"
+    return Path(__file__).resolve().parents[3] / "resources"
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    quantization: str | None
+    size_bytes: int
+    file: str | None = None  # a single file in the repo (or the file name of `url`)
+    include: tuple[str, ...] = ()  # glob patterns of repo files making up a folder model
+    sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.quantization or (self.file or "files")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    name: str
+    kind: str
+    format: str
+    license: str
+    verified: bool
+    description: str
+    files: tuple[CatalogFile, ...]
+    repo: str | None = None
+    revision: str = "main"
+    url: str | None = None
+    params: str | None = None
+    memory_gb: float | None = None  # memory needed to run it (non-chat kinds)
+    overhead_gb: float | None = None  # chat: KV cache (4k context) + compute buffers on top of the weights
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def memory_bytes(self, variant: CatalogFile) -> int:
+        """Memory needed to run this variant: chat GGUF = weights x 1.1 + overhead; others = the entry's figure."""
+        if self.kind == "chat":
+            return int(variant.size_bytes * 1.1 + (self.overhead_gb or 0.5) * GB)
+        return int((self.memory_gb or variant.size_bytes * 1.2 / GB) * GB)
+
+    def variant(self, quantization: str | None = None) -> CatalogFile:
+        if quantization is None:
+            return self.default_variant
+        for v in self.files:
+            if v.quantization and v.quantization.upper() == quantization.upper():
+                return v
+        choices = ", ".join(v.label for v in self.files)
+        raise UserError(f"{self.name} has no {quantization} variant; choose one of: {choices}")
+
+    @property
+    def default_variant(self) -> CatalogFile:
+        for v in self.files:
+            if v.quantization == "Q4_K_M":
+                return v
+        return self.files[0]
+
+    @property
+    def source(self) -> str:
+        return f"huggingface.co/{self.repo}" if self.repo else (self.url or "")
+
+
+def _entry(raw: dict) -> CatalogEntry:
+    files = tuple(
+        CatalogFile(
+            quantization=f.get("quantization"),
+            size_bytes=int(f["size"]),
+            file=f.get("file"),
+            include=tuple(f.get("include") or ()),
+            sha256=f.get("sha256"),
+        )
+        for f in raw["files"]
+    )
+    known = {"id", "name", "kind", "format", "license", "verified", "description", "files", "repo", "revision", "url",
+             "params", "memory_gb", "overhead_gb"}
+    return CatalogEntry(
+        id=raw["id"], name=raw["name"], kind=raw["kind"], format=raw["format"], license=raw["license"],
+        verified=bool(raw.get("verified")), description=raw.get("description", ""), files=files,
+        repo=raw.get("repo"), revision=raw.get("revision") or "main", url=raw.get("url"), params=raw.get("params"),
+        memory_gb=raw.get("memory_gb"), overhead_gb=raw.get("overhead_gb"),
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> tuple[CatalogEntry, ...]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(_entry(raw) for raw in data["entries"])
+
+
+def load(path: Path | None = None) -> list[CatalogEntry]:
+    return list(_load(str(path or resources_dir() / "catalog.json")))
+
+
+def entries(kind: str | None = None) -> list[CatalogEntry]:
+    return [e for e in load() if kind is None or e.kind == kind]
+
+
+def find(ref: str) -> tuple[CatalogEntry, CatalogFile] | None:
+    """'llama-3.2-1b-instruct' or 'llama-3.2-1b-instruct:Q8_0' → (entry, variant); None when not in the catalog."""
+    entry_id, _, quant = ref.partition(":")
+    for entry in load():
+        if entry.id.lower() == entry_id.lower():
+            return entry, entry.variant(quant or None)
+    return None
