@@ -354,7 +354,7 @@ class ChatModel:
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None,
              state: JobState | None = None, policy: str = "truncate_middle", top_p: float = 0.95, top_k: int = 40,
              min_p: float = 0.05, repeat_penalty: float = 1.0, stop: list[str] | None = None,
-             **_ignored) -> ChatResult:
+             on_prompt=None, **_ignored) -> ChatResult:
         """Stream a reply to `messages`. Pieces of text go to state.partial(str); returns the whole reply."""
         if not messages:
             raise UserError("There is nothing to answer: the conversation is empty.")
@@ -371,11 +371,11 @@ class ChatModel:
                 tokens = tokens[:keep_head] + tokens[len(tokens) - (limit - 1 - keep_head):]
             room = self.n_ctx - len(tokens)
             max_new = max(1, min(int(max_tokens), room - 1))
-            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state,
+            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state, on_prompt,
                                 dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                                      repeat_penalty=repeat_penalty, seed=seed))
 
-    def _stream(self, tokens, stops, max_new, fitted, state, sampling) -> ChatResult:
+    def _stream(self, tokens, stops, max_new, fitted, state, on_prompt, sampling) -> ChatResult:
         llm = self._llm
         reused = 0
         cached = llm.n_tokens
@@ -385,6 +385,8 @@ class ChatModel:
                 if a != b:
                     break
                 reused += 1
+        if on_prompt is not None:
+            on_prompt(len(tokens), reused)
         generated = 0
 
         def count(_ids, _logits) -> bool:

@@ -40,6 +40,14 @@ class ChatEngine:
     def __init__(self) -> None:
         self.model: ChatModel | None = None
         self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        # Figures of the reply in progress, read by the GUI's repaint timer (plain values: no widget access).
+        self.live: dict = {}
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True when no load/reply is running (or it stopped within `timeout` seconds)."""
+        return self._idle.wait(timeout)
 
     @property
     def loaded(self) -> bool:
@@ -47,19 +55,32 @@ class ChatEngine:
 
     # ---- job functions: fn(inputs, state) -------------------------------------------------------------------
     def load(self, req: LoadRequest, state: JobState) -> LoadInfo:
-        self.unload(None, state)
-        model = ChatModel.load(req.path, n_ctx=req.n_ctx, n_gpu_layers=req.gpu_layers, n_threads=req.threads,
-                               state=state, context_cap=req.context_cap, flash_attn=req.flash_attn,
-                               use_mmap=req.use_mmap, template=req.template)
-        with self._lock:
-            self.model = model
-        return model.load_info
+        self._idle.clear()
+        try:
+            self.unload(None, state)
+            model = ChatModel.load(req.path, n_ctx=req.n_ctx, n_gpu_layers=req.gpu_layers, n_threads=req.threads,
+                                   state=state, context_cap=req.context_cap, flash_attn=req.flash_attn,
+                                   use_mmap=req.use_mmap, template=req.template)
+            with self._lock:
+                self.model = model
+            return model.load_info
+        finally:
+            self._idle.set()
 
     def reply(self, req: ReplyRequest, state: JobState) -> ChatResult:
-        model = self.model
-        if model is None or model.closed:
-            raise UserError("No chat model is loaded. Choose one in the model picker first.")
-        return model.chat(req.messages, state=state, policy=req.policy, **req.sampling)
+        self._idle.clear()
+        try:
+            model = self.model
+            if model is None or model.closed:
+                raise UserError("No chat model is loaded. Choose one in the model picker first.")
+            self.live = {"n_ctx": model.n_ctx}
+
+            def on_prompt(prompt_tokens: int, reused: int) -> None:
+                self.live = {"n_ctx": model.n_ctx, "prompt_tokens": prompt_tokens, "reused": reused}
+
+            return model.chat(req.messages, state=state, policy=req.policy, on_prompt=on_prompt, **req.sampling)
+        finally:
+            self._idle.set()
 
     def set_template(self, template: str | None, _state: JobState | None = None) -> LoadInfo | None:
         if self.model is None:

@@ -8,6 +8,19 @@ from app.core.jobs import JobState
 Q = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
+def stop_after(n):
+    """A state that cancels the reply after n streamed pieces (keeps slow machines fast)."""
+    pieces = []
+
+    def on_partial(piece):
+        pieces.append(piece)
+        if len(pieces) >= n:
+            state.cancel()
+
+    state = JobState(on_partial=on_partial)
+    return state
+
+
 def test_base_model_without_template_chats_in_gemma_format(model):
     assert model.info.chat_template is None
     assert model.template.name == "gemma"
@@ -23,11 +36,11 @@ def test_base_model_without_template_chats_in_gemma_format(model):
 def test_stream_pieces_make_the_reply_and_greedy_is_deterministic(model):
     pieces = []
     state = JobState(on_partial=pieces.append)
-    first = model.chat(Q, max_tokens=24, temperature=0, seed=7, state=state)
+    first = model.chat(Q, max_tokens=10, temperature=0, seed=7, state=state)
     assert first.text and "".join(pieces) == first.text
-    assert first.stopped in ("eos", "length") and 0 < first.completion_tokens <= 24
+    assert first.stopped in ("eos", "length") and 0 < first.completion_tokens <= 10
     assert first.prompt_tokens > 10 and first.ttft_s > 0 and first.tokens_per_s > 0
-    again = model.chat(Q, max_tokens=24, temperature=0, seed=7)
+    again = model.chat(Q, max_tokens=10, temperature=0, seed=7)
     assert again.text == first.text
 
 
@@ -82,7 +95,7 @@ def test_overflowing_conversation_is_fitted_by_policy(model, policy):
     assert first_kept == (policy == "truncate_middle")
     roles = [m["role"] for m in fitted.messages[1:]]
     assert all(a != b for a, b in zip(roles, roles[1:])), roles  # still alternating
-    result = model.chat(msgs, max_tokens=64, temperature=0, policy=policy)
+    result = model.chat(msgs, max_tokens=64, temperature=0, policy=policy, state=stop_after(2))
     assert result.dropped_messages == fitted.dropped and result.context_used <= model.n_ctx
     assert result.completion_tokens > 0
 
@@ -96,7 +109,8 @@ def test_one_message_longer_than_the_window_is_shortened_not_an_error(model):
     huge = "The quick brown fox jumps over the lazy dog. " * 400  # ~4000 tokens into n_ctx=512
     msgs = [{"role": "system", "content": "Answer from the passages."},
             {"role": "user", "content": "PASSAGES: " + huge + " QUESTION: what jumps?"}]
-    result = model.chat(msgs, max_tokens=2000, temperature=0)  # max_tokens larger than the window too
+    # max_tokens larger than the window too
+    result = model.chat(msgs, max_tokens=2000, temperature=0, state=stop_after(2))
     assert result.shortened_messages == 1
     assert result.context_used <= model.n_ctx
     assert result.completion_tokens > 0
