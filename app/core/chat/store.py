@@ -249,15 +249,13 @@ class ConversationStore:
         return self.add_message(old.conversation_id, "user", content, parent_id=old.parent_id)
 
     def switch_to(self, mid: int) -> None:
-        """Show the branch through message `mid`: follow its newest descendants down to a leaf."""
+        """Show the branch through message `mid`: down to the newest message written under it (always a leaf,
+        since children are newer than their parents), i.e. where the user last was on that branch."""
         msg = self.message(mid)
-        leaf = mid
-        while True:
-            kids = self.children(leaf)
-            if not kids:
-                break
-            leaf = kids[-1].id
-        self.set_leaf(msg.conversation_id, leaf)
+        row = self._query(
+            "WITH RECURSIVE down(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN down ON m.parent_id = down.id)"
+            " SELECT MAX(id) FROM down", (mid,))
+        self.set_leaf(msg.conversation_id, row[0][0] or mid)
 
     def sibling(self, mid: int, step: int) -> Message | None:
         """The previous (step=-1) or next (+1) version of message `mid`."""

@@ -99,8 +99,9 @@ class MessageDelegate(QStyledItemDelegate):
         self.last_regenerable = -1
 
     # ---- layout ------------------------------------------------------------------------------------------------
-    def _width(self, option_width: int) -> int:
-        return max(120, option_width - 2 * PAD - 8)
+    def _width(self, _option_width: int = 0) -> int:
+        # One width for measuring and painting (the viewport's), so each row is laid out once per resize.
+        return max(120, self.view.viewport().width() - 2 * PAD - 12)
 
     def document(self, row: Row, width: int) -> QTextDocument:
         key = (row.revision, width, len(row.content), QApplication.instance().property("hearth_theme"))

@@ -189,9 +189,9 @@ class ChatTab(QWidget):
             return
         self.load_handle = None
         self.load_info = None
+        self._update_page()
         self.model_bar.show_text(f"Could not load the model: {message}" if message else "Loading cancelled")
         self.model_bar.info.setToolTip(message)
-        self._update_page()
 
     def set_template(self, key: str) -> None:
         if self.cs.last_model:
@@ -297,7 +297,7 @@ class ChatTab(QWidget):
         self._flush_timer.start()
 
     def _on_piece(self, piece) -> None:
-        if isinstance(piece, str) and piece:
+        if isinstance(piece, str) and piece and self._reply:
             if self._reply.get("first") is None:
                 self._reply["first"] = time.monotonic()
             self._pending.append(piece)
