@@ -1,0 +1,274 @@
+"""The message list: a QAbstractListModel of rows and a delegate that paints each as Markdown.
+
+Rows are laid out once (QTextDocument cached per row and width); while a reply streams only its row changes,
+and the tab feeds it at most every ~30 ms. Each message header carries small actions (copy, edit, regenerate,
+‹ n/m › to switch between branches) hit-tested by the delegate, so there is no widget per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QPalette, QTextDocument
+from PySide6.QtWidgets import QApplication, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+PAD = 10
+HEADER_H = 22
+ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+@dataclass
+class Row:
+    id: int | None  # message id in the store (None while streaming)
+    role: str
+    content: str
+    info: dict = field(default_factory=dict)
+    sibling_index: int = 0
+    sibling_count: int = 1
+    streaming: bool = False
+    revision: int = 0  # bumped on every content change; part of the layout cache key
+
+
+class MessageModel(QAbstractListModel):
+    RowRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[Row] = []
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.content
+        if role == self.RowRole:
+            return row
+        return None
+
+    def set_rows(self, rows: list[Row]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def append(self, row: Row) -> int:
+        n = len(self.rows)
+        self.beginInsertRows(QModelIndex(), n, n)
+        self.rows.append(row)
+        self.endInsertRows()
+        return n
+
+    def remove_last(self) -> None:
+        if self.rows:
+            n = len(self.rows) - 1
+            self.beginRemoveRows(QModelIndex(), n, n)
+            self.rows.pop()
+            self.endRemoveRows()
+
+    def append_text(self, i: int, text: str) -> None:
+        row = self.rows[i]
+        row.content += text
+        row.revision += 1
+        idx = self.index(i)
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])
+
+    def update_row(self, i: int, **changes) -> None:
+        row = self.rows[i]
+        for key, value in changes.items():
+            setattr(row, key, value)
+        row.revision += 1
+        idx = self.index(i)
+        self.dataChanged.emit(idx, idx)
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Paints a message (header + Markdown body) and handles clicks on its header actions."""
+
+    sig_action = Signal(str, int)  # action ("copy", "edit", "regenerate", "prev", "next", "copy_code"), row
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self.view = view
+        self._docs: dict[int, tuple[tuple, QTextDocument]] = {}  # id(row) -> (key, document)
+        self.builds = 0  # documents laid out (tests check that streaming re-renders only one row)
+        self._hover: tuple[int, str] | None = None
+        self.last_regenerable = -1
+
+    # ---- layout ------------------------------------------------------------------------------------------------
+    def _width(self, _option_width: int = 0) -> int:
+        # One width for measuring and painting (the viewport's), so each row is laid out once per resize.
+        return max(120, self.view.viewport().width() - 2 * PAD - 12)
+
+    def document(self, row: Row, width: int) -> QTextDocument:
+        key = (row.revision, width, len(row.content), QApplication.instance().property("hearth_theme"))
+        cached = self._docs.get(id(row))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        doc = QTextDocument()
+        doc.setDocumentMargin(2)
+        font = QFont(self.view.font())
+        doc.setDefaultFont(font)
+        dark = QApplication.instance().property("hearth_theme") == "dark"
+        code_bg = "#2b2d31" if dark else "#f0f0f3"
+        doc.setDefaultStyleSheet(f"pre, code {{ background-color: {code_bg}; }} table {{ border-collapse: collapse; }}"
+                                 " td, th { padding: 2px 6px; }")
+        if row.role == "assistant":
+            doc.setMarkdown(row.content or ("…" if row.streaming else ""))
+        else:
+            doc.setPlainText(row.content)
+        doc.setTextWidth(width)
+        self.builds += 1
+        self._docs[id(row)] = (key, doc)
+        return doc
+
+    def forget(self) -> None:
+        self._docs.clear()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        row: Row = index.data(MessageModel.RowRole)
+        width = self.view.viewport().width() or option.rect.width()
+        doc = self.document(row, self._width(width))
+        return QSize(width, int(doc.size().height()) + HEADER_H + 2 * PAD)
+
+    # ---- header actions ----------------------------------------------------------------------------------------
+    def actions(self, row: Row, index_row: int) -> list[tuple[str, str]]:
+        acts = [("copy", "Copy")]
+        if row.streaming:
+            return []
+        if row.role == "user":
+            acts.append(("edit", "Edit"))
+        if row.role == "assistant" and index_row == self.last_regenerable:
+            acts.append(("regenerate", "Regenerate"))
+        if row.sibling_count > 1:
+            acts += [("prev", "‹"), ("count", f"{row.sibling_index + 1}/{row.sibling_count}"), ("next", "›")]
+        return acts
+
+    def _action_rects(self, rect: QRect, row: Row, index_row: int) -> list[tuple[str, str, QRect]]:
+        fm = self.view.fontMetrics()
+        x = rect.right() - PAD
+        out = []
+        for key, label in reversed(self.actions(row, index_row)):
+            w = fm.horizontalAdvance(label) + 10
+            x -= w
+            out.append((key, label, QRect(x, rect.top() + PAD - 2, w, HEADER_H - 2)))
+            x -= 4
+        return list(reversed(out))
+
+    # ---- painting ----------------------------------------------------------------------------------------------
+    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        row: Row = index.data(MessageModel.RowRole)
+        rect = option.rect
+        pal = option.palette
+        dark = QApplication.instance().property("hearth_theme") == "dark"
+        painter.save()
+        if row.role == "user":
+            bg = QColor(52, 58, 72) if dark else QColor(232, 240, 254)
+        else:
+            bg = pal.color(QPalette.ColorRole.Base)
+        painter.fillRect(rect.adjusted(4, 2, -4, -2), bg)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(pal.color(QPalette.ColorRole.Highlight))
+            painter.drawRect(rect.adjusted(4, 2, -5, -3))
+        # header: who, figures, actions
+        header_font = QFont(option.font)
+        header_font.setBold(True)
+        painter.setFont(header_font)
+        painter.setPen(pal.color(QPalette.ColorRole.Text))
+        name = ROLE_NAMES.get(row.role, row.role)
+        painter.drawText(QRect(rect.left() + PAD, rect.top() + PAD - 2, 200, HEADER_H), Qt.AlignmentFlag.AlignLeft,
+                         name)
+        painter.setFont(option.font)
+        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        figures = _figures(row)
+        if figures:
+            painter.setPen(muted)
+            x = rect.left() + PAD + self.view.fontMetrics().horizontalAdvance(name) + 24
+            painter.drawText(QRect(x, rect.top() + PAD - 2, rect.width() // 2, HEADER_H), Qt.AlignmentFlag.AlignLeft,
+                             figures)
+        link = pal.color(QPalette.ColorRole.Link)
+        for key, label, r in self._action_rects(rect, row, index.row()):
+            hovered = self._hover == (index.row(), key)
+            painter.setPen(muted if key == "count" else link)
+            if hovered and key != "count":
+                f = QFont(option.font)
+                f.setUnderline(True)
+                painter.setFont(f)
+            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, label)
+            painter.setFont(option.font)
+        # body
+        doc = self.document(row, self._width(rect.width()))
+        painter.translate(rect.left() + PAD, rect.top() + PAD + HEADER_H)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette.setColor(QPalette.ColorRole.Text, pal.color(QPalette.ColorRole.Text))
+        ctx.clip = QRectF(0, 0, rect.width(), rect.height())
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+
+    def editorEvent(self, event, model, option, index) -> bool:  # noqa: N802
+        if event.type() in (QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove):
+            row: Row = index.data(MessageModel.RowRole)
+            pos: QPoint = event.position().toPoint()
+            hit = None
+            for key, _label, r in self._action_rects(option.rect, row, index.row()):
+                if r.contains(pos) and key != "count":
+                    hit = key
+            if event.type() == QEvent.Type.MouseMove:
+                hover = (index.row(), hit) if hit else None
+                if hover != self._hover:
+                    self._hover = hover
+                    self.view.viewport().update()
+                self.view.viewport().setCursor(Qt.CursorShape.PointingHandCursor if hit else Qt.CursorShape.ArrowCursor)
+                return False
+            if hit and event.button() == Qt.MouseButton.LeftButton:
+                self.sig_action.emit(hit, index.row())
+                return True
+        return super().editorEvent(event, model, option, index)
+
+
+def _figures(row: Row) -> str:
+    info = row.info or {}
+    if row.role != "assistant" or not info:
+        return ""
+    parts = []
+    if info.get("tokens_per_s"):
+        parts.append(f"{info['tokens_per_s']:.1f} tok/s")
+    if info.get("ttft_s") is not None and info.get("ttft_s") != "":
+        parts.append(f"first token {float(info['ttft_s']):.2f} s")
+    if info.get("completion_tokens"):
+        parts.append(f"{info['completion_tokens']} tokens")
+    if info.get("stopped") == "cancelled":
+        parts.append("stopped")
+    elif info.get("stopped") == "length":
+        parts.append("hit max tokens")
+    if info.get("note"):
+        parts.append(info["note"])
+    return " · ".join(parts)
+
+
+class MessageView(QListView):
+    """A list of messages that keeps following the bottom while a reply streams (unless the user scrolled up)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setWordWrap(True)
+        self.setMouseTracking(True)
+        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.setSpacing(2)
+        self.setUniformItemSizes(False)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 40
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.scheduleDelayedItemsLayout()
