@@ -76,6 +76,22 @@ def _split_long(text: str, start: int, end: int, tokens: int, max_tokens: int) -
     return [sp for sp in spans if sp[1] > sp[0]]
 
 
+def _fit(text, s, e, n, max_tokens, count_tokens, depth=0) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) pieces of text[s:e], each within max_tokens."""
+    if n <= max_tokens:
+        return [(s, e, n)]
+    if depth > 6:  # one enormous "word" (a URL, a table dump): cut by characters
+        step = max(1, (e - s) * max_tokens // (2 * n))
+        return [(a, min(e, a + step), max_tokens) for a in range(s, e, step)]
+    parts = _split_long(text, s, e, n, max_tokens)
+    if len(parts) <= 1:
+        return _fit(text, s, e, n, max_tokens, count_tokens, 7)
+    out: list[tuple[int, int, int]] = []
+    for (ps, pe), pn in zip(parts, count_tokens([text[a:b] for a, b in parts])):
+        out.extend(_fit(text, ps, pe, pn, max_tokens, count_tokens, depth + 1))
+    return out
+
+
 def clean(text: str) -> str:
     """Whitespace-normalised text (line breaks inside a paragraph become spaces)."""
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
@@ -97,18 +113,7 @@ def chunk_sections(sections: list[Section], count_tokens: TokenCounter, max_toke
         # Split units that alone exceed the budget.
         fitted: list[tuple[int, int, int]] = []
         for (s, e), n in zip(units, counts):
-            if n <= max_tokens:
-                fitted.append((s, e, n))
-                continue
-            parts = _split_long(text, s, e, n, max_tokens)
-            for (ps, pe), pn in zip(parts, count_tokens([text[a:b] for a, b in parts])):
-                if pn > max_tokens:  # one enormous "word" (a URL, a table dump): hard cut by characters
-                    step = max(1, (pe - ps) * max_tokens // (pn + 1))
-                    for a in range(ps, pe, step):
-                        b = min(pe, a + step)
-                        fitted.append((a, b, max_tokens))
-                else:
-                    fitted.append((ps, pe, pn))
+            fitted.extend(_fit(text, s, e, n, max_tokens, count_tokens))
         i = 0
         while i < len(fitted):
             total, j = 0, i

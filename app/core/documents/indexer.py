@@ -166,7 +166,8 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
         work.append((path, st, digest))
 
     if work:
-        _run_pipeline(store, info, work, request, report, state)
+        had_chunks = {p for p, r in rows.items() if r.state in (INDEXED, PENDING)}
+        _run_pipeline(store, info, work, request, report, state, had_chunks)
     report.files = len(found)
     report.seconds = time.monotonic() - started
     if missing:
@@ -187,7 +188,8 @@ def _summary(report: IndexReport) -> str:
 _DONE = object()
 
 
-def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexRequest, report: IndexReport, state) -> None:
+def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexRequest, report: IndexReport, state,
+                  had_chunks: set[str]) -> None:
     model = embedders.get_embedder(info.model)
     budget = max(16, min(info.chunk_tokens, model.max_seq_length - 8))
     overlap = info.chunk_overlap
@@ -235,7 +237,8 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                 if op == "begin":
                     _, path, st, digest = item
                     store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=PENDING)
-                    store.purge_file(info, path)
+                    if path in had_chunks:  # a new file has nothing to purge
+                        store.purge_file(info, path)
                 elif op == "chunks":
                     _, path, digest, start, chunks, vectors = item
                     store.write_chunks(info, path, digest, start, chunks, vectors)
@@ -245,7 +248,8 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                     files_done += 1
                     done_bytes += max(1, st.st_size)
                     if reason:
-                        store.purge_file(info, path)
+                        if count or path in had_chunks:
+                            store.purge_file(info, path)
                         store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=FAILED,
                                        reason=reason)
                         report.failed.append((path, reason))
