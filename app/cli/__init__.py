@@ -10,7 +10,7 @@ from pathlib import Path
 import app as hearth
 
 # Subcommand modules: each has register(subparsers) which sets `func` on its parser.
-COMMANDS = ["app.cli.doctor", "app.cli.docs"]
+COMMANDS = ["app.cli.doctor", "app.cli.chat", "app.cli.docs"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,13 @@ class ChatSettings:
     gpu_layers: int = -1  # -1: automatic
     overflow_policy: str = "truncate_middle"  # truncate_middle | rolling_window | stop
     preset: str = "Balanced"
+    context_length: int = 0  # 0: the model's own, capped by context_cap
+    threads: int = 0  # 0: physical cores
+    flash_attn: bool = True
+    use_mmap: bool = True
+    last_model: str = ""  # path of the GGUF loaded last
+    templates: dict = field(default_factory=dict)  # model path -> template override ("auto", "gemma", …)
+    user_presets: dict = field(default_factory=dict)  # name -> sampling values
 
 
 @dataclass
@@ -158,4 +165,6 @@ def _coerce(key: str, kind, value):
         return float(value)
     if origin is str and not isinstance(value, str):
         raise ValueError(f"'{key}' should be text")
+    if origin is dict and not isinstance(value, dict):
+        raise ValueError(f"'{key}' should be an object")
     return value

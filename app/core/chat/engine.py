@@ -1,0 +1,465 @@
+"""The chat engine: a GGUF model loaded through llama-cpp-python, and chat turns streamed from it.
+
+    model = ChatModel.load(path, n_ctx=2048, state=state)     # UserError with a clear message on bad files
+    result = model.chat([{"role": "user", "content": "Hi"}], max_tokens=128, state=state)
+    # pieces of text arrive through state.partial(str); state.cancel() stops the reply (what came is kept)
+
+The prompt is rendered from the model's chat template (or a built-in one, templates.py), fitted into the context
+window by the overflow policy (context.py), tokenized once, and streamed with create_completion(stream=True).
+llama.cpp's own prefix matching keeps the KV cache of the unchanged history between turns.
+No Qt here; llama_cpp is imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core import devices
+from app.core.chat import context as ctxpolicy
+from app.core.chat import gguf_info, templates
+from app.core.errors import JobCancelled, UserError
+from app.core.jobs import JobState
+
+log = logging.getLogger(__name__)
+
+RESOURCE = "chat-model"  # every job that uses a loaded ChatModel names this resource
+DEFAULT_CONTEXT_CAP = 8192
+
+_load_lock = threading.Lock()
+_llama_log: deque[str] = deque(maxlen=80)
+_log_callback = None  # keeps the ctypes callback alive
+
+
+def _install_llama_logging() -> None:
+    """Route llama.cpp's C logging to Python logging (not the terminal) and remember the last lines for errors."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    llama_logger = logging.getLogger("llama.cpp")
+
+    @llama_cpp.llama_log_callback
+    def _cb(level, text, _user):  # noqa: ANN001 - ctypes signature
+        try:
+            line = text.decode("utf-8", errors="replace").rstrip()
+        except Exception:
+            return
+        if line:
+            _llama_log.append(line)
+            if level in (2, 3):
+                llama_logger.debug("%s", line)
+
+    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+    _log_callback = _cb
+
+
+@dataclass
+class ChatResult:
+    text: str
+    completion_tokens: int
+    prompt_tokens: int
+    ttft_s: float
+    tokens_per_s: float
+    stopped: str  # "eos" | "length" | "cancelled" | "stop"
+    n_ctx: int = 0
+    dropped_messages: int = 0
+    shortened_messages: int = 0
+    reused_tokens: int = 0  # prompt tokens already in the KV cache (prefix reuse)
+    seconds: float = 0.0
+
+    @property
+    def context_used(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def note(self) -> str:
+        return ctxpolicy.Fitted([], 0, self.dropped_messages, self.shortened_messages).note
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "tokens": self.completion_tokens, "completion_tokens": self.completion_tokens,
+                "prompt_tokens": self.prompt_tokens, "ttft_s": round(self.ttft_s, 4),
+                "tokens_per_s": round(self.tokens_per_s, 2), "stopped": self.stopped, "n_ctx": self.n_ctx,
+                "dropped_messages": self.dropped_messages, "shortened_messages": self.shortened_messages,
+                "reused_tokens": self.reused_tokens}
+
+
+@dataclass
+class LoadInfo:
+    """What the GUI shows about a loaded model."""
+
+    path: str
+    name: str
+    architecture: str
+    quantization: str | None
+    size_bytes: int
+    n_ctx: int
+    n_ctx_train: int | None
+    gpu_layers: int  # layers offloaded (0: CPU only)
+    block_count: int
+    n_threads: int
+    flash_attn: bool
+    template: str
+    load_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        if self.gpu_layers <= 0:
+            return f"CPU, {self.n_threads} threads"
+        if self.block_count and self.gpu_layers >= self.block_count:
+            return "GPU (all layers)"
+        return f"GPU {self.gpu_layers}/{self.block_count} layers + CPU"
+
+
+def _gpu_free_bytes() -> int:
+    info = devices.detect()
+    if not info.gpus:
+        return 0
+    gpu = info.gpus[0]
+    if gpu.kind == "metal":
+        return int((gpu.memory_bytes or 0) * 0.65)
+    out = devices._run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"])
+    try:
+        return int(float(out.splitlines()[0].strip())) * 2**20
+    except (ValueError, IndexError):
+        return int(gpu.memory_bytes or 0)
+
+
+def plan_gpu_layers(info: gguf_info.GGUFInfo, n_ctx: int, requested: int | None,
+                    offload_supported: bool, free_vram: int | None = None) -> int:
+    """Layers to offload: the user's number, else all when the model fits the free VRAM, else as many as fit."""
+    layers = info.block_count
+    if not offload_supported:
+        return 0
+    if requested is not None and requested >= 0:
+        return min(requested, layers + 1) if layers else requested
+    free = _gpu_free_bytes() if free_vram is None else free_vram
+    usable = free * 0.9
+    if info.memory_needed(n_ctx) <= usable:
+        return layers + 1  # +1: the output layer too
+    per_layer = info.data_size / max(1, layers + 1)
+    room = usable - info.kv_cache_bytes(n_ctx) - info.compute_buffer_bytes(min(512, n_ctx))
+    return max(0, min(layers, int(room // per_layer))) if per_layer > 0 else 0
+
+
+def check_fits(info: gguf_info.GGUFInfo, n_ctx: int, gpu_layers: int, available_ram: int | None = None,
+               free_vram: int | None = None) -> None:
+    """Refuse, before loading, a model that cannot fit in memory."""
+    need = info.memory_needed(n_ctx)
+    ram = devices.ram_bytes() if available_ram is None else available_ram
+    if available_ram is None:
+        with contextlib.suppress(Exception):
+            import psutil
+
+            ram = int(psutil.virtual_memory().available)
+    vram = 0
+    if gpu_layers > 0:
+        vram = _gpu_free_bytes() if free_vram is None else free_vram
+    have = ram + vram
+    if ram and need > have:
+        gb = lambda n: f"{n / 2**30:.1f} GB"  # noqa: E731
+        raise UserError(
+            f"{info.path.name} will not fit in memory: with a context of {n_ctx} tokens it needs about "
+            f"{gb(need)}, and this computer has {gb(have)} free"
+            f"{' (RAM + GPU)' if vram else ''}. Choose a smaller quantization (for example Q4_K_M), "
+            "a smaller model, or a shorter context length.")
+
+
+class _ProgressLlama:
+    """Built lazily: a llama_cpp.Llama subclass whose model loading reports progress and can be aborted."""
+
+    cls = None
+
+    @classmethod
+    def get(cls):
+        if cls.cls is None:
+            import llama_cpp
+
+            class ProgressLlama(llama_cpp.Llama):
+                def __init__(self, *args, hearth_progress=None, **kwargs):
+                    self._hearth_progress = hearth_progress
+                    super().__init__(*args, **kwargs)
+
+                # Llama.__init__ assigns self.model_params = llama_model_default_params() and then loads the
+                # model with it; this setter adds the progress callback to that struct on the way in.
+                @property
+                def model_params(self):
+                    return self.__dict__["_hearth_model_params"]
+
+                @model_params.setter
+                def model_params(self, params):
+                    callback = self.__dict__.get("_hearth_progress")
+                    if callback is not None:
+                        params.progress_callback = callback
+                    self.__dict__["_hearth_model_params"] = params
+
+            cls.cls = ProgressLlama
+        return cls.cls
+
+
+class ChatModel:
+    """A loaded GGUF model. Not thread-safe by itself: one chat() at a time (jobs name RESOURCE)."""
+
+    def __init__(self, llm, info: gguf_info.GGUFInfo, load_info: LoadInfo, template: templates.ChatTemplate) -> None:
+        self._llm = llm
+        self.info = info
+        self.load_info = load_info
+        self.n_ctx: int = int(llm.n_ctx())
+        self.path = info.path
+        self._lock = threading.Lock()
+        self._bos_id = llm.token_bos()
+        self._eos_id = llm.token_eos()
+        self._add_bos = bool(llm._model.add_bos_token())
+        self.set_template(template)
+
+    # ---- loading -----------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path, *, n_ctx: int | None = None, n_gpu_layers: int | None = None, n_threads: int | None = None,
+             state: JobState | None = None, context_cap: int = DEFAULT_CONTEXT_CAP, flash_attn: bool = True,
+             use_mmap: bool = True, template: str | None = None, check_memory: bool = True) -> "ChatModel":
+        """Load a GGUF. n_ctx None: the model's context length capped by `context_cap`. n_gpu_layers None or -1:
+        automatic. Raises UserError (bad file, unknown architecture, will not fit) or JobCancelled."""
+        state = state or JobState()
+        path = Path(path).expanduser()
+        state.progress(0.0, f"Reading {path.name}")
+        info = gguf_info.read(path)
+        trained = info.context_length
+        if n_ctx is None or n_ctx <= 0:
+            n_ctx = min(trained or 4096, context_cap)
+        n_ctx = max(64, int(n_ctx))
+        n_threads = n_threads or devices.physical_cores()
+
+        import llama_cpp
+
+        _install_llama_logging()
+        supported = bool(llama_cpp.llama_supports_gpu_offload())
+        gpu_layers = plan_gpu_layers(info, n_ctx, None if n_gpu_layers in (None, -1) else n_gpu_layers, supported)
+        if check_memory:
+            check_fits(info, n_ctx, gpu_layers)
+        state.check()
+
+        @llama_cpp.llama_progress_callback
+        def on_progress(fraction, _user):
+            if state.cancelled:
+                return False
+            state.progress(0.05 + 0.9 * float(fraction), f"Loading {path.name}")
+            return True
+
+        cls_ = _ProgressLlama.get()
+        started = time.perf_counter()
+        kwargs = dict(n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=gpu_layers,
+                      use_mmap=use_mmap, flash_attn=flash_attn, verbose=True, hearth_progress=on_progress)
+        with _load_lock:
+            _llama_log.clear()
+            llm = None
+            try:
+                llm = cls._construct(cls_, str(path), kwargs)
+            except ValueError as exc:
+                if state.cancelled:
+                    raise JobCancelled() from None
+                if flash_attn and "context" in str(exc).lower():
+                    kwargs["flash_attn"] = False  # this backend cannot do flash attention: retry without
+                    flash_attn = False
+                    llm = cls._construct(cls_, str(path), kwargs, info)
+                else:
+                    raise cls._load_error(info, exc) from None
+        if state.cancelled:
+            llm.close()
+            raise JobCancelled()
+        llm.verbose = False  # from here on, no prints to stderr (load ran verbose to avoid fd redirection)
+        chosen = templates.choose(info.architecture, info.chat_template, template, info.vocab_size)
+        load_info = LoadInfo(path=str(path), name=info.name, architecture=info.architecture,
+                             quantization=info.quantization, size_bytes=info.file_size, n_ctx=int(llm.n_ctx()),
+                             n_ctx_train=trained, gpu_layers=min(gpu_layers, info.block_count + 1) if gpu_layers else 0,
+                             block_count=info.block_count, n_threads=n_threads, flash_attn=flash_attn,
+                             template=chosen.label, load_s=time.perf_counter() - started)
+        state.progress(1.0, f"Loaded {path.name}")
+        return cls(llm, info, load_info, chosen)
+
+    @staticmethod
+    def _construct(cls_, path: str, kwargs: dict, info=None):
+        buf = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(buf):
+                return cls_(path, **kwargs)
+        finally:
+            if buf.getvalue():
+                log.debug("llama-cpp-python load output:\n%s", buf.getvalue()[-4000:])
+
+    @staticmethod
+    def _load_error(info: gguf_info.GGUFInfo, exc: Exception) -> UserError:
+        lines = list(_llama_log)
+        text = "\n".join(lines)
+        name = info.path.name
+        if "unknown model architecture" in text:
+            return UserError(
+                f"{name} is a '{info.architecture}' model, an architecture this version of llama.cpp "
+                f"(llama-cpp-python {_llama_version()}) does not know. Update Hearth, or choose a model of a "
+                "supported family (Llama, Gemma, Qwen, Mistral, Phi …).")
+        errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
+        detail = errors[-1].strip() if errors else str(exc)
+        return UserError(f"llama.cpp could not load {name}: {detail}. The file may be damaged or made for a "
+                         "newer llama.cpp; download it again or choose another model.")
+
+    # ---- templates and tokens ----------------------------------------------------------------------------------
+    def set_template(self, template: templates.ChatTemplate | str | None) -> None:
+        if not isinstance(template, templates.ChatTemplate):
+            template = templates.choose(self.info.architecture, self.info.chat_template, template,
+                                        self.info.vocab_size)
+        bos = self._token_text(self._bos_id)
+        eos = self._token_text(self._eos_id)
+        self.renderer = templates.Renderer(template, bos, eos)
+        self.template = template
+        self.load_info.template = template.label
+
+    def _token_text(self, token: int) -> str:
+        if token is None or token < 0:
+            return ""
+        with contextlib.suppress(Exception):
+            return self._llm._model.token_get_text(token)
+        return ""
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        if self._add_bos and self._bos_id >= 0 and (not tokens or tokens[0] != self._bos_id) and special:
+            tokens = [self._bos_id] + tokens
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
+        return self.renderer.render(messages)
+
+    def count_messages(self, messages: list[dict]) -> int:
+        prompt, _ = self.renderer.render(messages)
+        return len(self.tokenize(prompt))
+
+    def fit(self, messages: list[dict], max_tokens: int, policy: str = "truncate_middle") -> ctxpolicy.Fitted:
+        budget = self.n_ctx - ctxpolicy.reserve_for_reply(self.n_ctx, max_tokens)
+        return ctxpolicy.fit(messages, budget, self.count_messages, policy, self.n_ctx)
+
+    # ---- generation --------------------------------------------------------------------------------------------
+    def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None,
+             state: JobState | None = None, policy: str = "truncate_middle", top_p: float = 0.95, top_k: int = 40,
+             min_p: float = 0.05, repeat_penalty: float = 1.0, stop: list[str] | None = None,
+             **_ignored) -> ChatResult:
+        """Stream a reply to `messages`. Pieces of text go to state.partial(str); returns the whole reply."""
+        if not messages:
+            raise UserError("There is nothing to answer: the conversation is empty.")
+        state = state or JobState()
+        with self._lock:
+            if self._llm is None:
+                raise UserError("The chat model was closed. Load it again.")
+            fitted = self.fit(messages, max_tokens, policy)
+            prompt, stops = self.renderer.render(fitted.messages)
+            tokens = self.tokenize(prompt)
+            limit = self.n_ctx - 1
+            if len(tokens) > limit - 1:  # last resort; fit() normally prevents this
+                keep_head = min(len(tokens) // 4, limit // 4)
+                tokens = tokens[:keep_head] + tokens[len(tokens) - (limit - 1 - keep_head):]
+            room = self.n_ctx - len(tokens)
+            max_new = max(1, min(int(max_tokens), room - 1))
+            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state,
+                                dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                                     repeat_penalty=repeat_penalty, seed=seed))
+
+    def _stream(self, tokens, stops, max_new, fitted, state, sampling) -> ChatResult:
+        llm = self._llm
+        reused = 0
+        cached = llm.n_tokens
+        if cached:
+            ids = llm._input_ids
+            for a, b in zip(ids[:cached], tokens):
+                if a != b:
+                    break
+                reused += 1
+        generated = 0
+
+        def count(_ids, _logits) -> bool:
+            nonlocal generated
+            generated += 1
+            return False
+
+        if sampling["temperature"] <= 0:
+            sampling["temperature"] = 0.0
+        if sampling["seed"] is None:
+            sampling["seed"] = int.from_bytes(os.urandom(4), "little")
+        import llama_cpp
+
+        pieces: list[str] = []
+        partial = state.partial
+        start = time.perf_counter()
+        first = None
+        finish = None
+        stream = llm.create_completion(tokens, max_tokens=max_new, stream=True, stop=stops or None,
+                                       stopping_criteria=llama_cpp.StoppingCriteriaList([count]), **sampling)
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                piece = choice["text"]
+                if piece:
+                    if first is None:
+                        first = time.perf_counter()
+                    pieces.append(piece)
+                    partial(piece)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                if state.cancelled:
+                    finish = "cancelled"
+                    break
+        finally:
+            stream.close()
+        end = time.perf_counter()
+        first = first or end
+        stopped = {"stop": "eos", "length": "length", "cancelled": "cancelled"}.get(finish or "", finish or "eos")
+        if stopped in ("eos", "length") and generated:
+            generated -= 1  # the criterion also saw the end-of-turn token / the one past max_tokens
+        tps = (generated - 1) / (end - first) if generated > 1 and end > first else 0.0
+        return ChatResult(text="".join(pieces), completion_tokens=generated, prompt_tokens=len(tokens),
+                          ttft_s=first - start, tokens_per_s=tps, stopped=stopped, n_ctx=self.n_ctx,
+                          dropped_messages=fitted.dropped, shortened_messages=fitted.shortened,
+                          reused_tokens=reused, seconds=end - start)
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache (the next turn evaluates its whole prompt)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.reset()
+
+    def close(self) -> None:
+        with self._lock:
+            llm, self._llm = self._llm, None
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._llm is None
+
+    def __enter__(self) -> "ChatModel":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+def _llama_version() -> str:
+    try:
+        import llama_cpp
+
+        return llama_cpp.__version__
+    except Exception:
+        return "?"

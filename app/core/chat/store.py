@@ -1,0 +1,281 @@
+"""Conversations in SQLite: messages as a tree, so editing a message or regenerating a reply makes a branch.
+
+Each message has a parent (None for the first). A conversation points at its current leaf; the messages shown
+are the path from the root to that leaf. Editing a user message adds a sibling and moves the leaf there;
+the old messages stay, reachable by switching back (`switch_to`). Every write is one transaction (WAL mode),
+so killing the app mid-reply loses at most the reply that was being written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core import paths
+from app.core.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    system_prompt TEXT NOT NULL DEFAULT '',
+    settings TEXT NOT NULL DEFAULT '{}',
+    leaf_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created REAL NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    info TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS messages_conv ON messages(conversation_id);
+CREATE INDEX IF NOT EXISTS messages_parent ON messages(parent_id);
+"""
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Message:
+    id: int
+    conversation_id: str
+    parent_id: int | None
+    role: str
+    content: str
+    created: float
+    model: str = ""
+    info: dict = field(default_factory=dict)  # settings used, tokens/s, TTFT, stopped …
+    sibling_index: int = 0  # position among messages with the same parent (branches)
+    sibling_count: int = 1
+
+    def as_chat(self) -> dict:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass
+class Conversation:
+    id: str
+    title: str
+    created: float
+    updated: float
+    model: str = ""
+    system_prompt: str = ""
+    settings: dict = field(default_factory=dict)
+    leaf_id: int | None = None
+
+
+def _row_conv(row) -> Conversation:
+    return Conversation(row["id"], row["title"], row["created"], row["updated"], row["model"], row["system_prompt"],
+                        json.loads(row["settings"] or "{}"), row["leaf_id"])
+
+
+def _row_msg(row) -> Message:
+    return Message(row["id"], row["conversation_id"], row["parent_id"], row["role"], row["content"], row["created"],
+                   row["model"], json.loads(row["info"] or "{}"))
+
+
+class ConversationStore:
+    """Thread-safe (one connection behind a lock); cheap calls, fine on the GUI thread."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else paths.conversations_db()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._tx():
+                for stmt in SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self._db.execute(stmt)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"The conversations database {self.path} cannot be opened ({exc}). "
+                            "Move it aside to start with an empty history.") from exc
+
+    class _Tx:
+        def __init__(self, store: "ConversationStore") -> None:
+            self.store = store
+
+        def __enter__(self):
+            self.store._lock.acquire()
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type, *_):
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _tx(self) -> "_Tx":
+        return ConversationStore._Tx(self)
+
+    def _query(self, sql: str, args=()) -> list:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ---- conversations -----------------------------------------------------------------------------------------
+    def create(self, title: str = "New chat", model: str = "", system_prompt: str = "",
+               settings: dict | None = None) -> Conversation:
+        now = time.time()
+        cid = uuid.uuid4().hex[:12]
+        with self._tx() as db:
+            db.execute("INSERT INTO conversations(id, title, created, updated, model, system_prompt, settings) "
+                       "VALUES (?,?,?,?,?,?,?)", (cid, title, now, now, model, system_prompt,
+                                                  json.dumps(settings or {})))
+        return self.get(cid)
+
+    def get(self, cid: str) -> Conversation:
+        rows = self._query("SELECT * FROM conversations WHERE id=?", (cid,))
+        if not rows:
+            raise UserError(f"There is no conversation {cid!r}. `hearth chat --list` shows the stored ones.")
+        return _row_conv(rows[0])
+
+    def list(self, search: str = "") -> list[Conversation]:
+        if search.strip():
+            like = f"%{search.strip()}%"
+            rows = self._query(
+                "SELECT * FROM conversations WHERE title LIKE ? OR id IN "
+                "(SELECT conversation_id FROM messages WHERE content LIKE ?) ORDER BY updated DESC", (like, like))
+        else:
+            rows = self._query("SELECT * FROM conversations ORDER BY updated DESC")
+        return [_row_conv(r) for r in rows]
+
+    def update(self, cid: str, **fields) -> Conversation:
+        allowed = {"title", "model", "system_prompt", "settings"}
+        sets, args = [], []
+        for key, value in fields.items():
+            if key not in allowed:
+                raise ValueError(key)
+            sets.append(f"{key}=?")
+            args.append(json.dumps(value) if key == "settings" else value)
+        if sets:
+            with self._tx() as db:
+                db.execute(f"UPDATE conversations SET {', '.join(sets)}, updated=? WHERE id=?",
+                           (*args, time.time(), cid))
+        return self.get(cid)
+
+    def rename(self, cid: str, title: str) -> Conversation:
+        return self.update(cid, title=title.strip() or "Untitled")
+
+    def delete(self, cid: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE conversation_id=?", (cid,))
+            db.execute("DELETE FROM conversations WHERE id=?", (cid,))
+
+    # ---- messages ----------------------------------------------------------------------------------------------
+    def add_message(self, cid: str, role: str, content: str, parent_id: int | None = -1, model: str = "",
+                    info: dict | None = None) -> Message:
+        """Append under `parent_id` (default: the current leaf) and make the new message the leaf."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT leaf_id, title FROM conversations WHERE id=?", (cid,)).fetchone()
+            if row is None:
+                raise UserError(f"There is no conversation {cid!r}.")
+            parent = row["leaf_id"] if parent_id == -1 else parent_id
+            cur = db.execute("INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info) "
+                             "VALUES (?,?,?,?,?,?,?)", (cid, parent, role, content, now, model,
+                                                        json.dumps(info or {})))
+            mid = cur.lastrowid
+            title = row["title"]
+            if role == "user" and title in ("New chat", ""):
+                title = _title_from(content)
+            db.execute("UPDATE conversations SET leaf_id=?, updated=?, title=? WHERE id=?", (mid, now, title, cid))
+        return self.message(mid)
+
+    def message(self, mid: int) -> Message:
+        rows = self._query("SELECT * FROM messages WHERE id=?", (mid,))
+        if not rows:
+            raise UserError(f"Message {mid} no longer exists.")
+        return _row_msg(rows[0])
+
+    def children(self, mid: int | None, cid: str | None = None) -> list[Message]:
+        if mid is None:
+            rows = self._query("SELECT * FROM messages WHERE parent_id IS NULL AND conversation_id=? ORDER BY id",
+                               (cid,))
+        else:
+            rows = self._query("SELECT * FROM messages WHERE parent_id=? ORDER BY id", (mid,))
+        return [_row_msg(r) for r in rows]
+
+    def branch(self, cid: str) -> list[Message]:
+        """The messages of the current branch, oldest first, each with its sibling position."""
+        conv = self.get(cid)
+        if conv.leaf_id is None:
+            return []
+        rows = self._query(
+            "WITH RECURSIVE up(id, parent_id, depth) AS ("
+            " SELECT id, parent_id, 0 FROM messages WHERE id=?"
+            " UNION ALL SELECT m.id, m.parent_id, up.depth+1 FROM messages m JOIN up ON m.id = up.parent_id)"
+            " SELECT m.*, (SELECT COUNT(*) FROM messages s WHERE s.conversation_id=m.conversation_id AND"
+            "   s.parent_id IS m.parent_id) AS n_sib,"
+            " (SELECT COUNT(*) FROM messages s WHERE s.conversation_id=m.conversation_id AND"
+            "   s.parent_id IS m.parent_id AND s.id < m.id) AS i_sib"
+            " FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC", (conv.leaf_id,))
+        out = []
+        for r in rows:
+            msg = _row_msg(r)
+            msg.sibling_count, msg.sibling_index = r["n_sib"], r["i_sib"]
+            out.append(msg)
+        return out
+
+    def set_leaf(self, cid: str, mid: int | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE conversations SET leaf_id=?, updated=? WHERE id=?", (mid, time.time(), cid))
+
+    def edit_user_message(self, mid: int, content: str) -> Message:
+        """A new version of a user message, as a sibling; the later messages stay on the old branch."""
+        old = self.message(mid)
+        if old.role != "user":
+            raise UserError("Only your own messages can be edited.")
+        return self.add_message(old.conversation_id, "user", content, parent_id=old.parent_id)
+
+    def switch_to(self, mid: int) -> None:
+        """Show the branch through message `mid`: follow its newest descendants down to a leaf."""
+        msg = self.message(mid)
+        leaf = mid
+        while True:
+            kids = self.children(leaf)
+            if not kids:
+                break
+            leaf = kids[-1].id
+        self.set_leaf(msg.conversation_id, leaf)
+
+    def sibling(self, mid: int, step: int) -> Message | None:
+        """The previous (step=-1) or next (+1) version of message `mid`."""
+        msg = self.message(mid)
+        sibs = self.children(msg.parent_id, msg.conversation_id)
+        ids = [s.id for s in sibs]
+        i = ids.index(mid) + step
+        return sibs[i] if 0 <= i < len(sibs) else None
+
+    def history(self, cid: str) -> list[dict]:
+        """The current branch as chat messages, with the system prompt first when there is one."""
+        conv = self.get(cid)
+        msgs = [m.as_chat() for m in self.branch(cid)]
+        if conv.system_prompt.strip():
+            msgs.insert(0, {"role": "system", "content": conv.system_prompt})
+        return msgs
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return (line[:48] + "…") if len(line) > 48 else (line or "New chat")

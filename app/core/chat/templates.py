@@ -1,0 +1,143 @@
+"""Chat templates: the one in the GGUF metadata, or a built-in one chosen by architecture, or the user's choice.
+
+All templates are Jinja and rendered by llama-cpp-python's sandboxed Jinja2ChatFormatter (imported lazily).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.errors import UserError
+
+_SYSTEM_INTO_FIRST_USER = (
+    "{% if messages and messages[0]['role'] == 'system' %}"
+    "{% set system = messages[0]['content'] | trim %}{% set msgs = messages[1:] %}"
+    "{% else %}{% set system = '' %}{% set msgs = messages %}{% endif %}"
+)
+
+BUILTIN: dict[str, str] = {
+    "gemma": (
+        "{{ bos_token }}" + _SYSTEM_INTO_FIRST_USER +
+        "{% for m in msgs %}"
+        "{% set role = 'model' if m['role'] == 'assistant' else 'user' %}"
+        "{{ '<start_of_turn>' + role + '\n' }}"
+        "{% if loop.first and system %}{{ system + '\n\n' }}{% endif %}"
+        "{{ (m['content'] | trim) + '<end_of_turn>\n' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+    ),
+    "llama3": (
+        "{{ bos_token }}{% for m in messages %}"
+        "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + (m['content'] | trim) + '<|eot_id|>' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+    ),
+    "chatml": (
+        "{% for m in messages %}"
+        "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    ),
+    "mistral": (
+        "{{ bos_token }}" + _SYSTEM_INTO_FIRST_USER +
+        "{% for m in msgs %}"
+        "{% if m['role'] == 'user' %}"
+        "{{ '[INST] ' + (system + '\n\n' if loop.first and system else '') + (m['content'] | trim) + ' [/INST]' }}"
+        "{% else %}{{ (m['content'] | trim) + eos_token }}{% endif %}"
+        "{% endfor %}"
+    ),
+    "phi3": (
+        "{% for m in messages %}"
+        "{{ '<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+    ),
+}
+
+# Text that ends an assistant turn in each format (also stopped on, in case the model's EOG list misses it).
+STOPS: dict[str, list[str]] = {
+    "gemma": ["<end_of_turn>"],
+    "llama3": ["<|eot_id|>"],
+    "chatml": ["<|im_end|>"],
+    "mistral": [],
+    "phi3": ["<|end|>"],
+    "gguf": [],
+}
+
+LABELS = {
+    "auto": "Automatic (from the model file)",
+    "gemma": "Gemma",
+    "llama3": "Llama 3",
+    "chatml": "ChatML (Qwen, many fine-tunes)",
+    "mistral": "Mistral / Llama 2 [INST]",
+    "phi3": "Phi-3",
+}
+
+
+def builtin_for(architecture: str, vocab_size: int = 0) -> str:
+    """The built-in template name for a `general.architecture` value."""
+    arch = (architecture or "").lower()
+    if arch.startswith("gemma"):
+        return "gemma"
+    if arch.startswith("qwen") or arch in ("internlm2", "yi", "olmo2", "smollm3"):
+        return "chatml"
+    if arch.startswith("phi3") or arch == "phimoe":
+        return "phi3"
+    if arch in ("llama", "llama4"):
+        return "llama3" if vocab_size >= 128000 else "mistral"
+    if arch == "mistral" or arch.startswith("mixtral"):
+        return "mistral"
+    return "chatml"
+
+
+@dataclass
+class ChatTemplate:
+    name: str  # "gguf" for the file's own template, otherwise a key of BUILTIN
+    source: str
+    stop: list[str]
+
+    @property
+    def label(self) -> str:
+        return "From the model file" if self.name == "gguf" else LABELS.get(self.name, self.name)
+
+
+def choose(architecture: str, gguf_template: str | None, override: str | None = None,
+           vocab_size: int = 0) -> ChatTemplate:
+    """override: None/'auto' (file's template, else by architecture), a BUILTIN key, or Jinja source."""
+    if override and override != "auto":
+        if override in BUILTIN:
+            return ChatTemplate(override, BUILTIN[override], list(STOPS[override]))
+        if "{%" in override or "{{" in override:
+            return ChatTemplate("custom", override, [])
+        raise UserError(f"Unknown chat template {override!r}. Choose one of: auto, {', '.join(BUILTIN)}.")
+    if gguf_template:
+        return ChatTemplate("gguf", gguf_template, [])
+    name = builtin_for(architecture, vocab_size)
+    return ChatTemplate(name, BUILTIN[name], list(STOPS[name]))
+
+
+class Renderer:
+    """Renders messages to a prompt string with the sandboxed Jinja formatter."""
+
+    def __init__(self, template: ChatTemplate, bos_token: str, eos_token: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.template = template
+        try:
+            self._formatter = Jinja2ChatFormatter(template=template.source, eos_token=eos_token,
+                                                  bos_token=bos_token, add_generation_prompt=True)
+        except Exception as exc:  # jinja2 TemplateSyntaxError and friends
+            raise UserError(f"The chat template ({template.label}) cannot be used: {exc}. "
+                            "Pick a built-in template for this model.") from exc
+
+    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
+        try:
+            result = self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
+        except Exception as exc:
+            raise UserError(f"The chat template ({self.template.label}) failed on this conversation: {exc}. "
+                            "Pick a built-in template for this model.") from exc
+        stops = list(self.template.stop)
+        for s in result.stop or []:
+            if isinstance(s, str) and s and s not in stops:
+                stops.append(s)
+        return result.prompt, stops

@@ -1,0 +1,18 @@
+import pytest
+
+from tests.core.chat.helpers import gemma_path
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    return gemma_path()
+
+
+@pytest.fixture(scope="module")
+def model(gemma):
+    """The real Gemma-3-270M, small context: shared by the tests of one module."""
+    from app.core.chat.engine import ChatModel
+
+    m = ChatModel.load(gemma, n_ctx=512, n_threads=2)
+    yield m
+    m.close()

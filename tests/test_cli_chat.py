@@ -1,0 +1,41 @@
+"""`hearth chat` with the real Gemma GGUF, in a child process."""
+
+import json
+import subprocess
+
+import pytest
+
+from tests.core.chat.helpers import gemma_path, not_gguf
+
+
+def hearth(python, env, *args, timeout=300):
+    return subprocess.run([python, "-m", "app", "chat", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_chat_streams_json_and_continues_a_conversation(python, subprocess_env):
+    model = str(gemma_path())
+    first = hearth(python, subprocess_env, "--model", model, "Name a colour.", "--max-tokens", "8", "--seed", "3",
+                   "--temperature", "0", "--ctx", "512", "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout.strip().splitlines()[-1])
+    for key in ("tokens", "tokens_per_s", "ttft_s", "prompt_tokens", "conversation"):
+        assert key in data
+    assert 0 < data["tokens"] <= 8 and data["prompt_tokens"] > 5
+    second = hearth(python, subprocess_env, "--conversation", data["conversation"], "And another?",
+                    "--max-tokens", "6", "--temperature", "0", "--ctx", "512")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip()  # the streamed reply
+    assert f"conversation {data['conversation']}" in second.stderr
+    listed = hearth(python, subprocess_env, "--list")
+    assert data["conversation"] in listed.stdout
+
+
+@pytest.mark.parametrize("make", ["not_gguf", "missing"])
+def test_bad_model_is_one_clear_line(python, subprocess_env, tmp_path, make):
+    path = not_gguf(tmp_path / "x.gguf") if make == "not_gguf" else tmp_path / "missing.gguf"
+    proc = hearth(python, subprocess_env, "--model", str(path), "hi")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and ("not a GGUF" in errors[0] or "does not exist" in errors[0])
