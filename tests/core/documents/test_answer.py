@@ -62,14 +62,7 @@ def test_answer_with_real_gemma_cites_file_and_page(corpus, gemma):
     question = "What does error code XK-4471-Q mean?"
     hits = retriever.search(info, question, SearchOptions(k=3))
     streamed = []
-
-    class State:
-        cancelled = False
-
-        def partial(self, text):
-            streamed.append(text)
-
-    result = answer(question, hits, gemma, max_tokens=48, state=State())
+    result = answer(question, hits, gemma, max_tokens=48, state=JobState(on_partial=streamed.append))
     assert not result.nothing_found and result.sources
     assert result.sources[0].file == str(corpus["manual"].resolve()) and result.sources[0].page == 3
     assert all(s.n == i + 1 for i, s in enumerate(result.sources))
