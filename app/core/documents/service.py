@@ -102,3 +102,26 @@ def ask(request: AskRequest, state=None):
                       seed=request.seed, min_similarity=request.min_similarity, state=state)
     finally:
         model.close()
+
+
+@dataclass
+class ChangeEmbedder:
+    collection: str
+    model: str
+    root: Path | None = None
+
+
+def change_embedder(request: ChangeEmbedder, state) -> IndexReport:
+    """Switch a collection to another embedding model and re-embed every file."""
+    from app.core.documents import embedder as embedders
+
+    store = Store(request.root)
+    info = store.get(request.collection)
+    embedders.resolve(request.model or embedders.BUILTIN)
+    store.set_model(info, request.model or embedders.BUILTIN)
+    return index_collection(IndexRequest(request.collection, root=request.root, create=False), state)
+
+
+def remove_collection_job(name: str, state=None) -> str:
+    remove_collection(name)
+    return name
