@@ -53,3 +53,44 @@ def test_fts_special_characters_do_not_break_search(tmp_path):
     for query in ['"', "AND OR NOT", "col:umn*", "(((", "-", "🙂"]:
         retriever.search(info, query, SearchOptions(k=3))  # no exception
     assert retriever.search(info, "   ", SearchOptions(k=3)) == []
+
+
+def _tiny_reranker(models_dir):
+    """A real (random-weight) BERT cross-encoder built from a small config, installed as kind 'reranker'."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from app.core.documents.embedder import builtin_path
+
+    target = models_dir / "reranker" / "tiny-ce"
+    target.mkdir(parents=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(str(target))
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (builtin_path() / name).exists():
+            shutil.copy(builtin_path() / name, target / name)
+    return target
+
+
+def test_installed_reranker_reorders_hits_by_its_scores(tmp_path):
+    from sentence_transformers import CrossEncoder
+
+    from app.core import paths
+    from app.core.documents.embedder import available_rerankers
+
+    target = _tiny_reranker(paths.models_dir())
+    assert [name for name, _ in available_rerankers()] == ["tiny-ce"]
+    index_collection(IndexRequest("codes", [str(_fixture(tmp_path / "codes"))]), JobState())
+    retriever = Retriever()
+    info = retriever.store.get("codes")
+    query = "pump is dry"
+    hits = retriever.search(info, query, SearchOptions(k=5, reranker="tiny-ce", rerank_top=10))
+    assert len(hits) == 5 and all(h.rerank is not None for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # The scores are the cross-encoder's own.
+    direct = CrossEncoder(str(target)).predict([(query, hits[0].text)])
+    assert abs(float(direct[0]) - hits[0].rerank) < 1e-4
