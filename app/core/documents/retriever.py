@@ -4,7 +4,7 @@ re-ranked by a cross-encoder. Search never involves a language model."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
@@ -50,7 +50,7 @@ class Hit:
     bm25: float | None = None
     full_match: bool = False  # the passage contains every meaningful query word
     rerank: float | None = None
-    ranks: dict = field(default_factory=dict)
+    collection: str = ""
 
     def to_json(self) -> dict:
         return {"file": self.file, "page": self.page, "score": round(self.score, 6), "text": self.text,
@@ -155,7 +155,7 @@ class Retriever:
                 continue
             hits.append(Hit(row.id, row.path, row.page_start, row.page_end, row.heading, row.text, fused[key],
                             row.char_start, row.char_end, similarity=sims.get(key), bm25=bm25s.get(key),
-                            full_match=key in full))
+                            full_match=key in full, collection=infos[key].name))
         return hits
 
     def _fill_similarity(self, hits: list[Hit], infos, query: str) -> None:
@@ -165,12 +165,13 @@ class Retriever:
             return
         import numpy as np
 
-        info = next(iter(infos.values()))
-        model = embedders.get_embedder(info.model)
-        q = model.encode_query(query)
-        vectors = model.encode([_passage(h) for h in missing])
-        for hit, v in zip(missing, vectors):
-            hit.similarity = float(np.dot(q, v))
+        models = {info.name: info.model for info in infos.values()}
+        for key in sorted({models.get(h.collection, "") for h in missing}):
+            group = [h for h in missing if models.get(h.collection, "") == key]
+            model = embedders.get_embedder(key)
+            q = model.encode_query(query)
+            for hit, v in zip(group, model.encode([_passage(h) for h in group])):
+                hit.similarity = float(np.dot(q, v))
 
 
 def _passage(hit: Hit) -> str:
