@@ -90,6 +90,7 @@ class Retriever:
         bm25s: dict[tuple[int, str], float] = {}
         full: set[tuple[int, str]] = set()
         terms = keywords(query)
+        self._qvec: dict[str, object] = {}
         for info in collections:
             if options.mode in ("hybrid", "dense"):
                 dense = self._dense(info, query, options.candidates)
@@ -134,8 +135,7 @@ class Retriever:
         count = vectors.count()
         if count == 0:
             return []
-        model = embedders.get_embedder(info.model)
-        result = vectors.query(query_embeddings=[model.encode_query(query)], n_results=min(n, count),
+        result = vectors.query(query_embeddings=[self._query_vector(info, query)], n_results=min(n, count),
                                include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0])]
 
@@ -158,20 +158,29 @@ class Retriever:
                             full_match=key in full, collection=infos[key].name))
         return hits
 
+    def _query_vector(self, info: CollectionInfo, query: str):
+        if info.model not in self._qvec:
+            self._qvec[info.model] = embedders.get_embedder(info.model).encode_query(query)
+        return self._qvec[info.model]
+
     def _fill_similarity(self, hits: list[Hit], infos, query: str) -> None:
-        """Cosine similarity for hits that came from keywords only (used to judge relevance)."""
+        """Cosine similarity for hits that came from keywords only (used to judge relevance), from their stored
+        vectors."""
         missing = [h for h in hits if h.similarity is None]
         if not missing:
             return
         import numpy as np
 
-        models = {info.name: info.model for info in infos.values()}
-        for key in sorted({models.get(h.collection, "") for h in missing}):
-            group = [h for h in missing if models.get(h.collection, "") == key]
-            model = embedders.get_embedder(key)
-            q = model.encode_query(query)
-            for hit, v in zip(group, model.encode([_passage(h) for h in group])):
-                hit.similarity = float(np.dot(q, v))
+        by_name = {info.name: info for info in infos.values()}
+        for name in sorted({h.collection for h in missing}):
+            info = by_name[name]
+            group = [h for h in missing if h.collection == name]
+            got = self.store.vectors(info).get(ids=[h.id for h in group], include=["embeddings"])
+            stored = dict(zip(got["ids"], got["embeddings"]))
+            q = self._query_vector(info, query)
+            for hit in group:
+                if hit.id in stored:
+                    hit.similarity = float(np.dot(q, np.asarray(stored[hit.id], dtype="float32")))
 
 
 def _passage(hit: Hit) -> str:
