@@ -85,3 +85,12 @@ def test_ask_prints_answer_and_sources(corpus, capsys):
     assert result["sources"] and result["sources"][0]["page"] == 2
     assert result["sources"][0]["file"] == str(corpus["manual"].resolve())
     assert set(result["cited"]) <= {s["n"] for s in result["sources"]}
+
+
+def test_search_across_two_collections(corpus, capsys):
+    run(capsys, "index", str(corpus["manual"]), "-c", "heater")
+    run(capsys, "index", str(corpus["garden"]), str(corpus["bread"]), "-c", "home")
+    code, out, _ = run(capsys, "search", "-c", "heater", "-c", "home", "--json", "--k", "4",
+                       "dough rising and the tilt sensor error")
+    files = {json.loads(line)["file"] for line in out.splitlines()}
+    assert code == 0 and str(corpus["manual"].resolve()) in files and str(corpus["bread"].resolve()) in files
