@@ -59,7 +59,7 @@ class DocumentsSettings:
     rrf_k: int = 60
     reranker: str = ""  # installed reranker name; "" = no re-ranking
     min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
-    chunk_tokens: int = 200  # chunk size for new collections (embedding-model tokens)
+    chunk_tokens: int = 128  # chunk size for new collections (embedding-model tokens); see rag_quality.py
     chunk_overlap: int = 40
     embedder: str = ""  # embedding model for new collections; "" = built-in all-MiniLM-L6-v2
     watch: bool = True  # re-index watched folders when their files change

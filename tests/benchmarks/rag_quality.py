@@ -183,7 +183,7 @@ def raw_page_baseline(embedder_key: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chunk-tokens", type=int, action="append", help="chunk sizes to compare (default 200)")
+    parser.add_argument("--chunk-tokens", type=int, action="append", help="chunk sizes to compare (default 128)")
     parser.add_argument("--overlap", type=int, default=40)
     parser.add_argument("--home", help="HEARTH_HOME to use (default: a temporary folder; models are read from it)")
     parser.add_argument("--no-baseline", action="store_true")
@@ -199,7 +199,7 @@ def main() -> None:
     print(f"corpus: {', '.join(FILES)} from Debian r-doc-pdf; {len(QUESTIONS)} questions; embedders: "
           f"{', '.join(embedders)}; reranker: {reranker or 'none installed'}", file=sys.stderr)
     results = []
-    for size in args.chunk_tokens or [200]:
+    for size in args.chunk_tokens or [128]:
         for key in embedders:
             result = evaluate(size, args.overlap, key, reranker)
             results.append(result)

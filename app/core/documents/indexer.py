@@ -22,7 +22,7 @@ from app.core.documents.parsers import ParseFailure, parse_file
 from app.core.documents.store import DUPLICATE, FAILED, INDEXED, PENDING, CollectionInfo, Store
 from app.core.errors import UserError
 
-DEFAULT_CHUNK_TOKENS = 200
+DEFAULT_CHUNK_TOKENS = 128  # chosen by tests/benchmarks/rag_quality.py (hybrid recall@5 0.951 vs 0.902 at 200)
 DEFAULT_CHUNK_OVERLAP = 40
 BATCH = 64
 
