@@ -49,10 +49,27 @@ class ChatSettings:
 
 
 @dataclass
+class DocumentsSettings:
+    search_k: int = 10  # passages a search shows
+    answer_k: int = 5  # passages an answer may use
+    mode: str = "hybrid"  # hybrid | dense | bm25
+    dense_weight: float = 1.0  # the mix: weight of each retriever in reciprocal rank fusion
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    reranker: str = ""  # installed reranker name; "" = no re-ranking
+    min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
+    chunk_tokens: int = 128  # chunk size for new collections (embedding-model tokens); see rag_quality.py
+    chunk_overlap: int = 40
+    embedder: str = ""  # embedding model for new collections; "" = built-in all-MiniLM-L6-v2
+    watch: bool = True  # re-index watched folders when their files change
+
+
+@dataclass
 class Settings:
     version: int = SCHEMA_VERSION
     ui: UISettings = field(default_factory=UISettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     # Set by load() when the file could not be read; the UI shows it once. Not saved.
     load_notice: str = field(default="", compare=False)
 

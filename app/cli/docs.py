@@ -1,0 +1,252 @@
+"""`hearth docs`: index files into collections, search them, ask questions with cited answers.
+
+    hearth docs index PATH... --collection NAME
+    hearth docs search --collection NAME "query" [--k 10] [--json]
+    hearth docs search --collection NAME --queries Q.jsonl [--k 10]     (JSON lines in, JSON lines out)
+    hearth docs ask --collection NAME --model GGUF "question" [--json]
+    hearth docs list [--json]
+    hearth docs remove --collection NAME
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.core.errors import JobCancelled, UserError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("docs", help="index documents, search them, ask questions with citations")
+    docs = parser.add_subparsers(dest="docs_command", metavar="ACTION")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    index = docs.add_parser("index", help="add files/folders to a collection and index what is new or changed")
+    index.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (none: re-scan the collection)")
+    index.add_argument("--collection", "-c", required=True, metavar="NAME")
+    index.add_argument("--embedder", metavar="MODEL", help="embedding model for a new collection "
+                       "(installed name or folder; default: built-in all-MiniLM-L6-v2)")
+    index.add_argument("--chunk-tokens", type=int, metavar="N")
+    index.add_argument("--overlap", type=int, metavar="N")
+    index.add_argument("--json", action="store_true", help="print the report as JSON")
+    index.set_defaults(func=run_index)
+
+    search = docs.add_parser("search", help="retrieve passages (no language model involved)")
+    search.add_argument("query", nargs="?")
+    search.add_argument("--collection", "-c", required=True, action="append", metavar="NAME")
+    search.add_argument("--queries", type=Path, metavar="Q.jsonl",
+                        help='batch: JSON lines {"id", "question"}; prints {"id", "hits"} per line')
+    _search_options(search, k_default=None)
+    search.add_argument("--json", action="store_true", help="JSON lines: file, page, score, text")
+    search.set_defaults(func=run_search)
+
+    ask = docs.add_parser("ask", help="answer a question from a collection, citing file and page")
+    ask.add_argument("question")
+    ask.add_argument("--collection", "-c", required=True, action="append", metavar="NAME")
+    ask.add_argument("--model", "-m", required=True, metavar="GGUF", help="chat model (.gguf path or installed name)")
+    _search_options(ask, k_default=None)
+    ask.add_argument("--max-tokens", type=int, default=384)
+    ask.add_argument("--temperature", type=float, default=0.2)
+    ask.add_argument("--seed", type=int, default=0)
+    ask.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
+    ask.add_argument("--json", action="store_true")
+    ask.set_defaults(func=run_ask)
+
+    lst = docs.add_parser("list", help="list collections")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--files", action="store_true", help="also list each file with its state")
+    lst.set_defaults(func=run_list)
+
+    remove = docs.add_parser("remove", help="delete a collection's index (your files are not touched)")
+    remove.add_argument("--collection", "-c", required=True, metavar="NAME")
+    remove.set_defaults(func=run_remove)
+
+
+def _search_options(parser, k_default) -> None:
+    parser.add_argument("--k", type=int, default=k_default, metavar="N", help="how many passages")
+    parser.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval mode (default: settings)")
+    parser.add_argument("--rerank", metavar="RERANKER", help="re-rank with an installed cross-encoder")
+
+
+def _guard(fn):
+    def wrapper(args) -> int:
+        try:
+            return fn(args)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except (JobCancelled, KeyboardInterrupt):
+            print("\ncancelled: what was indexed is kept; run the same command to continue", file=sys.stderr)
+            return 130
+    return wrapper
+
+
+def _settings():
+    from app.core.settings import Settings
+
+    return Settings.load().documents
+
+
+def _options(args, k_fallback: int):
+    from app.core.documents.service import options_from_settings
+
+    docs = _settings()
+    if args.k is not None and args.k < 1:
+        raise UserError("--k must be at least 1")
+    return options_from_settings(docs, k=args.k or k_fallback, mode=args.mode,
+                                 reranker=args.rerank if args.rerank is not None else None), docs
+
+
+@_guard
+def run_index(args) -> int:
+    from app.core.documents.service import IndexRequest, index_collection
+    from app.core.jobs import ConsoleState
+
+    docs = _settings()
+    request = IndexRequest(args.collection, [str(p) for p in args.paths], model=args.embedder or docs.embedder,
+                           chunk_tokens=args.chunk_tokens or docs.chunk_tokens,
+                           chunk_overlap=args.overlap if args.overlap is not None else docs.chunk_overlap)
+    state = ConsoleState()
+    report = index_collection(request, state)
+    state.finish()
+    if args.json:
+        print(json.dumps({"collection": report.collection, "files": report.files, "indexed": report.indexed,
+                          "unchanged": report.unchanged, "removed": report.removed, "chunks": report.chunks,
+                          "seconds": round(report.seconds, 3),
+                          "failed": [{"file": f, "reason": r} for f, r in report.failed]}))
+    else:
+        print(f"{report.collection}: {report.files} files — {report.indexed} indexed, {report.unchanged} unchanged, "
+              f"{report.removed} removed, {len(report.failed)} failed; {report.chunks} chunks in "
+              f"{report.seconds:.1f} s")
+        for path, reason in report.failed:
+            print(f"  failed  {path}: {reason}")
+    return 0
+
+
+@_guard
+def run_search(args) -> int:
+    from app.core.documents.retriever import Retriever
+
+    options, docs = _options(args, _settings().search_k)
+    if (args.query is None) == (args.queries is None):
+        raise UserError('give either a query or --queries FILE.jsonl')
+    retriever = Retriever()
+    infos = [retriever.store.get(name) for name in args.collection]
+    if args.queries is not None:
+        for line_no, item in _read_queries(args.queries):
+            hits = retriever.search(infos, item["question"], options)
+            print(json.dumps({"id": item["id"], "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False),
+                  flush=True)
+        return 0
+    hits = retriever.search(infos, args.query, options)
+    if args.json:
+        for hit in hits:
+            print(json.dumps(_hit_json(hit), ensure_ascii=False))
+        return 0
+    if not hits:
+        print("No passages found.")
+    for i, hit in enumerate(hits, 1):
+        where = f"page {hit.page}" if hit.page is not None else (hit.heading or "")
+        print(f"{i:>2}. {hit.score:.4f}  {hit.file}  {where}")
+        text = " ".join(hit.text.split())
+        print(f"    {text[:300]}{'…' if len(text) > 300 else ''}")
+    return 0
+
+
+def _hit_json(hit) -> dict:
+    return {"file": hit.file, "page": hit.page, "score": round(hit.score, 6), "text": hit.text}
+
+
+def _read_queries(path: Path):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    items = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise UserError(f"{path} line {n} is not JSON: {exc}") from exc
+        if not isinstance(item, dict) or "question" not in item or not isinstance(item["question"], str):
+            raise UserError(f'{path} line {n} needs {{"id": ..., "question": "..."}}')
+        items.append((n, {"id": item.get("id", n), "question": item["question"]}))
+    return items
+
+
+def _resolve_chat_model(name: str) -> str:
+    path = Path(name).expanduser()
+    if path.is_file():
+        return str(path.resolve())
+    from app.core.models import registry
+
+    for model in registry.installed("chat"):
+        if name in (model.name, model.path.name, model.id):
+            return str(model.path)
+    raise UserError(f"chat model '{name}' not found: give a .gguf path or the name of an installed chat model")
+
+
+@_guard
+def run_ask(args) -> int:
+    from app.core.documents.service import AskRequest, ask
+    from app.core.jobs import ConsoleState
+
+    options, docs = _options(args, _settings().answer_k)
+    request = AskRequest(args.collection, args.question, _resolve_chat_model(args.model), options,
+                         min_similarity=docs.min_similarity, max_tokens=args.max_tokens,
+                         temperature=args.temperature, seed=args.seed, n_ctx=args.ctx)
+    state = ConsoleState(quiet=args.json)
+    result = ask(request, state)
+    state.finish()
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    print(result.text)
+    if result.sources:
+        print("\nSources:")
+        for source in result.sources:
+            mark = "*" if source.n in result.cited else " "
+            page = f"page {source.page}" if source.page is not None else (source.heading or "")
+            print(f" {mark}[{source.n}] {source.file}  {page}")
+    if result.invalid:
+        print(f"\n(removed citations of sources that do not exist: {result.invalid})")
+    return 0
+
+
+@_guard
+def run_list(args) -> int:
+    from app.core.documents.service import list_collections
+    from app.core.documents.store import Store
+
+    summaries = list_collections()
+    store = Store() if args.files else None
+    for s in summaries:
+        files = [{"file": f.path, "state": f.state, "reason": f.reason or None, "chunks": f.chunks}
+                 for f in store.files(store.get(s.name))] if store else None
+        if args.json:
+            out = s.to_json()
+            if files is not None:
+                out["file_list"] = files
+            print(json.dumps(out, ensure_ascii=False))
+            continue
+        print(f"{s.name}: {s.files} files ({s.indexed} indexed, {s.pending} pending, {s.failed} failed), "
+              f"{s.chunks} chunks, embedder {s.model}")
+        for src in s.sources:
+            print(f"  source  {src}")
+        for f in files or []:
+            print(f"  {f['state']:<9} {f['file']}" + (f"  — {f['reason']}" if f["reason"] else ""))
+    if not summaries and not args.json:
+        print("No collections yet. Make one with: hearth docs index PATH... --collection NAME")
+    return 0
+
+
+@_guard
+def run_remove(args) -> int:
+    from app.core.documents.service import remove_collection
+
+    remove_collection(args.collection)
+    print(f"removed collection '{args.collection}' (your files were not touched)")
+    return 0
