@@ -171,3 +171,57 @@ def check_inside(prompts: Prompts, size: tuple[int, int]) -> None:
         x0, y0, x1, y1 = prompts.box
         if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
             raise UserError(f"Box {x0:g},{y0:g},{x1:g},{y1:g} is outside the image ({w}x{h} pixels).")
+
+
+# ---- exports ---------------------------------------------------------------------------------------------------
+@dataclass
+class ExportRequest:
+    kind: str  # mask | cutout | coco | labelme | inpaint
+    path: Path  # the file to write (for inpaint: the mask file)
+    rgb: np.ndarray
+    image_name: str
+    image_path: Path | None
+    objects: list  # [(label, Prediction, candidate index)]; mask/cutout/inpaint use the first
+
+
+def export_job(req: ExportRequest, state) -> dict:
+    """Scale the chosen candidates to the full photo and write the requested file. Returns what was written."""
+    from app.core.segment import exports
+
+    if not req.objects:
+        raise UserError("Nothing to export yet: click on an object first.")
+    h, w = req.rgb.shape[:2]
+    masks = []
+    for n, (label, pred, index) in enumerate(req.objects):
+        state.check()
+        state.progress(n / len(req.objects), "Scaling masks to full size")
+        masks.append((label, pred.mask(index), float(pred.ious[index])))
+    label, mask, _ = masks[0]
+    out = {"path": str(req.path)}
+    if req.kind == "mask":
+        exports.save_mask_png(mask, req.path)
+    elif req.kind == "cutout":
+        exports.save_cutout(req.rgb, mask, req.path, crop=True)
+    elif req.kind == "coco":
+        exports.save_coco(masks, req.image_name, (w, h), req.path)
+    elif req.kind == "labelme":
+        import os
+
+        image_ref = req.image_name
+        if req.image_path is not None:
+            image_ref = os.path.relpath(req.image_path.resolve(), Path(req.path).resolve().parent)
+        exports.save_labelme([(l, m) for l, m, _ in masks], image_ref, (w, h), req.path)
+    elif req.kind == "inpaint":
+        Path(req.path).parent.mkdir(parents=True, exist_ok=True)
+        exports.save_mask_png(mask, req.path)
+        image_path = req.image_path
+        if image_path is None:  # a pasted image: save it next to the mask so the Images tab can open it
+            from PIL import Image
+
+            image_path = Path(req.path).with_name(Path(req.path).stem + "-image.png")
+            Image.fromarray(req.rgb).save(image_path)
+        out["image"] = str(image_path)
+    else:
+        raise ValueError(f"unknown export kind {req.kind!r}")
+    state.progress(1.0, "Saved")
+    return out
