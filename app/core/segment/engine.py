@@ -68,8 +68,11 @@ class Prediction:
         return self.low_res[index : index + 1]
 
     def mask(self, index: int, size: tuple[int, int] | None = None) -> np.ndarray:
-        """Binary mask of candidate `index` at `size` (width, height); default the full image size. Same
-        resampling as SamPredictor (bilinear to the encoder's square, crop the padding, bilinear to the size)."""
+        """Binary mask of candidate `index` at `size` (width, height); default the full image size.
+
+        Full size uses SamPredictor's exact resampling (bilinear to the encoder's square, crop the padding,
+        bilinear to the photo). Other sizes (the screen copy, thumbnails) take one bilinear step straight to the
+        size needed, cropping the padding afterwards: no full-resolution intermediate for a 24-megapixel photo."""
         import torch
         import torch.nn.functional as F
 
@@ -79,13 +82,19 @@ class Prediction:
         cached = self.display.get(key)
         if cached is not None:
             return cached
+        ih, iw = self.input_size
         with torch.inference_mode():
             t = torch.from_numpy(self.low_res[index : index + 1][None])  # 1 x 1 x h x w
-            t = F.interpolate(t, (self.encoder_size, self.encoder_size), mode="bilinear", align_corners=False)
-            t = t[..., : self.input_size[0], : self.input_size[1]]
-            t = F.interpolate(t, (out_h, out_w), mode="bilinear", align_corners=False)
+            if (out_w, out_h) == (w, h):
+                t = F.interpolate(t, (self.encoder_size, self.encoder_size), mode="bilinear", align_corners=False)
+                t = t[..., :ih, :iw]
+                t = F.interpolate(t, (out_h, out_w), mode="bilinear", align_corners=False)
+            else:
+                full_h = max(out_h, round(self.encoder_size * out_h / ih))
+                full_w = max(out_w, round(self.encoder_size * out_w / iw))
+                t = F.interpolate(t, (full_h, full_w), mode="bilinear", align_corners=False)[..., :out_h, :out_w]
             mask = (t[0, 0] > 0.0).numpy()
-        if size is not None and size != (w, h):
+        if (out_w, out_h) != (w, h):
             self.display[key] = mask  # screen-size copies are small; keep them for redraws and undo
         return mask
 

@@ -129,11 +129,12 @@ class DecodeResult:
 
 
 def decode_job(req: DecodeRequest, state) -> DecodeResult:
-    """One click: predict, then scale every candidate to the screen (and thumbnail) size off the GUI thread."""
+    """One click: predict, then scale the candidate on show to the screen size, and every candidate to thumbnail
+    size, off the GUI thread (the other candidates are scaled to the screen only if the user picks them)."""
     pred = req.engine.predict(req.embedding, req.prompts, req.mask_input, req.multimask)
     state.check()
+    pred.mask(pred.best, req.display_size)
     for i in range(pred.count):
-        pred.mask(i, req.display_size)
         pred.mask(i, req.thumb_size)
     return DecodeResult(req.vid, pred)
 

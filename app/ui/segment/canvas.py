@@ -55,6 +55,8 @@ class SegmentCanvas(QGraphicsView):
             self.scene().addItem(item)
         self._box.hide()
         self._rubber.hide()
+        self._hint = self.scene().addText("Open a photo (Ctrl+O), drop one here, or paste one (Ctrl+V).")
+        self._hint.setDefaultTextColor(QColor(200, 200, 205))
         self._markers: list[QGraphicsEllipseItem] = []
         self._press: QPointF | None = None
         self._press_negative = False
@@ -69,6 +71,7 @@ class SegmentCanvas(QGraphicsView):
         return not self._photo.pixmap().isNull()
 
     def set_image(self, display_rgb: np.ndarray, image_size: tuple[int, int]) -> None:
+        self._hint.hide()
         self._photo.setPixmap(rgb_to_pixmap(display_rgb))
         self._overlay.setPixmap(QPixmap())
         self.image_size = image_size
@@ -100,7 +103,9 @@ class SegmentCanvas(QGraphicsView):
         else:
             x0, y0, x1, y1 = box
             self._box.setRect(QRectF(x0 * s, y0 * s, (x1 - x0) * s, (y1 - y0) * s))
-            self._box.setPen(QPen(color, 0))
+            pen = QPen(color, 2)
+            pen.setCosmetic(True)  # two screen pixels at any zoom
+            self._box.setPen(pen)
             self._box.show()
 
     @property

@@ -131,6 +131,7 @@ class LayerList(QGroupBox):
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         self.list.setToolTip("Each object is its own mask. Double-click to rename; untick to hide.")
+        self.list.setMaximumHeight(150)
         layout.addWidget(self.list)
         row = QHBoxLayout()
         self.add_button = QPushButton("New object")

@@ -64,6 +64,7 @@ class SegmentTab(QWidget):
         self.folder: list[Path] = []
         self.folder_index = -1
         self._load = self._encode = self._decode = self._preencode = None
+        self._failed_model = ""
         self._build()
         self._connect()
         self.refresh_models()
@@ -203,6 +204,7 @@ class SegmentTab(QWidget):
         if not path:
             return
         self.model_path = str(path)
+        self._failed_model = ""
         self.refresh_models()
         self.engine.unload()
         self.embedding = None
@@ -214,6 +216,8 @@ class SegmentTab(QWidget):
 
     def _ensure_model(self) -> None:
         if self.engine.sam is not None or self._load is not None or not self.model_path:
+            return
+        if self.model_path == self._failed_model:  # already reported; wait for the user to pick another
             return
         path = self.model_path
         handle = self.ctx.jobs.submit(Job(sj.load_model_job, (self.engine, path), name=f"Load {Path(path).name}",
@@ -231,6 +235,7 @@ class SegmentTab(QWidget):
 
     def _on_model_failed(self, message: str) -> None:
         self._load = None
+        self._failed_model = self.model_path
         self.picker.info.setText("Could not load this model.")
         self.ctx.show_message(message, "error")
         self._set_status(message)
