@@ -209,5 +209,5 @@ class DisplayToggles(QWidget):
         self.multimask.setToolTip("Ask SAM for three candidate masks per prompt (pick the one you mean)")
         for box in (self.fill, self.outline, self.multimask):
             layout.addWidget(box)
-            box.toggled.connect(self.sig_changed.emit)
+            box.toggled.connect(lambda _checked: self.sig_changed.emit())
         layout.addStretch(1)

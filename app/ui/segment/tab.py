@@ -68,6 +68,7 @@ class SegmentTab(QWidget):
         self._build()
         self._connect()
         self.refresh_models()
+        self._refresh()
         self.ctx.bus.sig_models_changed.connect(self.refresh_models)
 
     # ---- layout ------------------------------------------------------------------------------------------------

@@ -96,6 +96,12 @@ def test_click_negative_click_box_candidates_and_undo_through_the_canvas(qtbot, 
     assert all("IoU" in b.text() for b in tab.candidates.buttons)
     first = tab.overlay_rgba().copy()
     assert first.shape[:2] == (240, 320)
+    tab.toggles.fill.setChecked(False)  # outline only: fewer painted pixels, all opaque
+    outline = tab.overlay_rgba()
+    assert 0 < (outline[..., 3] > 0).sum() < (first[..., 3] > 0).sum() and set(np.unique(outline[..., 3])) == {0, 255}
+    assert tab.settings.show_fill is False
+    tab.toggles.fill.setChecked(True)
+    np.testing.assert_array_equal(tab.overlay_rgba(), first)
 
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, pos=at(250, 60))
     settled(qtbot, tab)
@@ -165,6 +171,11 @@ def test_object_layers_and_exports(qtbot, make_tab, tmp_path):
     tab.add_point(250, 60)
     settled(qtbot, tab)
     assert tab.layers.list.count() == 2 and tab.layers.list.currentRow() == 1
+    tab.toggles.multimask.setChecked(False)  # one mask per prompt
+    tab.add_point(260, 70)
+    settled(qtbot, tab)
+    assert tab.session.active.prediction.count == 1
+    assert [b.isVisible() for b in tab.candidates.buttons] == [True, False, False]
     item = tab.layers.list.item(1)
     item.setText("square")
     assert tab.session.layers[1].name == "square"
