@@ -292,3 +292,28 @@ def test_paste_and_large_photo_display_copy(qtbot, make_tab):
     assert tab.overlay_rgba().shape[:2] == tab.opened.display.shape[:2]
     tab.canvas.zoom(4.0)
     tab.canvas.fit()
+
+
+def test_drop_a_file_or_a_folder_on_the_canvas(qtbot, make_tab, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    tab = make_tab()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n in range(2):
+        save_photo(folder / f"{n}.png", seed=n)
+
+    def drop(path):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                           Qt.KeyboardModifier.NoModifier)
+        tab.canvas.dropEvent(event)
+
+    drop(folder / "1.png")
+    ready(qtbot, tab)
+    assert tab.opened.image.name == "1.png" and not tab.folder
+    drop(folder)
+    ready(qtbot, tab)
+    assert tab.opened.image.name == "0.png" and len(tab.folder) == 2 and tab.next_button.isEnabled()
