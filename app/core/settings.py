@@ -65,11 +65,25 @@ class DocumentsSettings:
 
 
 @dataclass
+class SegmentSettings:
+    cache_max_mb: int = 2048  # on-disk embedding cache cap (least recently used entries go first)
+    device: str = "auto"  # auto | cuda | mps | cpu
+    multimask: bool = True  # offer SAM's three candidates for each prompt
+    overlay_alpha: float = 0.45
+    show_fill: bool = True
+    show_outline: bool = True
+    preencode: int = 2  # folder browsing: how many of the next photos to encode in the background
+    last_model: str = ""  # path of the last SAM checkpoint used
+    last_folder: str = ""
+
+
+@dataclass
 class Settings:
     version: int = SCHEMA_VERSION
     ui: UISettings = field(default_factory=UISettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     documents: DocumentsSettings = field(default_factory=DocumentsSettings)
+    segment: SegmentSettings = field(default_factory=SegmentSettings)
     # Set by load() when the file could not be read; the UI shows it once. Not saved.
     load_notice: str = field(default="", compare=False)
 

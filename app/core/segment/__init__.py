@@ -1,0 +1,1 @@
+"""Segment Anything: loader, embedding cache, predictor session, exports. No Qt; torch imported lazily."""

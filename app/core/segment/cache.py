@@ -1,0 +1,121 @@
+"""On-disk cache of image embeddings, keyed by (image pixel hash, model fingerprint), with a size cap and LRU
+eviction. Survives restarts: reopening an image runs the encoder zero times.
+
+One `.npz` file per entry (features as stored by the encoder, plus the sizes needed to decode masks). A hit
+touches the file's mtime, which is the LRU order; writes are atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.core import paths
+
+
+@dataclass
+class CachedEmbedding:
+    features: np.ndarray  # 1 x C x h x w float32
+    original_size: tuple[int, int]  # (H, W) of the image
+    input_size: tuple[int, int]  # (h, w) after resizing the long side to the encoder's size
+
+
+def default_dir() -> Path:
+    path = paths.cache_dir() / "segment-embeddings"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class EmbeddingCache:
+    def __init__(self, directory: Path | None = None, max_bytes: int = 2 * 2**30) -> None:
+        self.directory = Path(directory) if directory else default_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = int(max_bytes)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _file(self, image_key: str, model_key: str) -> Path:
+        return self.directory / f"{model_key}-{image_key}.npz"
+
+    def get(self, image_key: str, model_key: str) -> CachedEmbedding | None:
+        path = self._file(image_key, model_key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                entry = CachedEmbedding(np.array(data["features"]), tuple(int(x) for x in data["original_size"]),
+                                        tuple(int(x) for x in data["input_size"]))
+        except (OSError, KeyError, ValueError, EOFError):  # absent, or damaged: treat as a miss
+            if path.exists():
+                path.unlink(missing_ok=True)
+            self.misses += 1
+            return None
+        try:
+            os.utime(path)  # most recently used
+        except OSError:
+            pass
+        self.hits += 1
+        return entry
+
+    def __contains__(self, keys: tuple[str, str]) -> bool:
+        return self._file(*keys).exists()
+
+    def put(self, image_key: str, model_key: str, entry: CachedEmbedding) -> None:
+        if self.max_bytes <= 0:
+            return
+        path = self._file(image_key, model_key)
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, features=entry.features.astype(np.float32, copy=False),
+                         original_size=np.array(entry.original_size), input_size=np.array(entry.input_size))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.evict()
+
+    def entries(self) -> list[tuple[Path, int, float]]:
+        """(file, size, last use), oldest first."""
+        out = []
+        for p in self.directory.glob("*.npz"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            out.append((p, st.st_size, st.st_mtime))
+        out.sort(key=lambda e: e[2])
+        return out
+
+    def total_bytes(self) -> int:
+        return sum(size for _, size, _ in self.entries())
+
+    def evict(self) -> int:
+        """Remove least recently used entries until the cache fits its cap. Returns how many went."""
+        with self._lock:
+            entries = self.entries()
+            total = sum(size for _, size, _ in entries)
+            removed = 0
+            for path, size, _ in entries:
+                if total <= self.max_bytes:
+                    break
+                path.unlink(missing_ok=True)
+                total -= size
+                removed += 1
+            # stale temporary files from a crash
+            for tmp in self.directory.glob(".emb-*.tmp"):
+                try:
+                    if time.time() - tmp.stat().st_mtime > 3600:
+                        tmp.unlink()
+                except OSError:
+                    pass
+            return removed
+
+    def clear(self) -> None:
+        for path, _, _ in self.entries():
+            path.unlink(missing_ok=True)

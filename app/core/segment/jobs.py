@@ -1,0 +1,228 @@
+"""Job functions `fn(inputs, state)` for the GUI's job manager and the CLI, plus model lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.core.errors import UserError
+from app.core.segment import images as imgs
+from app.core.segment.engine import Embedding, Prediction, Prompts, SegmentEngine
+
+ENCODER = "sam-encoder"  # job resources: encoding and decoding may run side by side
+DECODER = "sam-decoder"
+
+
+def installed_sam_models():
+    from app.core.models import registry
+
+    return registry.installed("sam")
+
+
+def resolve_model(spec: str | None) -> Path:
+    """`spec` is a path, an architecture name (vit_b / vit_l / vit_h, read from each installed checkpoint's
+    shapes, not its file name), an installed model's name, or None for the first installed model."""
+    if spec:
+        as_path = Path(spec).expanduser()
+        if as_path.exists() or any(sep in spec for sep in ("/", "\\")) or as_path.suffix:
+            if not as_path.exists():
+                raise UserError(f"Model file not found: {spec}")
+            return as_path
+    models = installed_sam_models()
+    if not models:
+        raise UserError("No Segment Anything model is installed. Get one in the Models tab (vit_b is the smallest), "
+                        "or pass --model PATH to a SAM .pth checkpoint.")
+    if not spec:
+        return models[0].path
+    for m in models:
+        if m.name == spec or m.path.name == spec:
+            return m.path
+    from app.core.segment.model import inspect_checkpoint
+
+    for m in models:
+        try:
+            if inspect_checkpoint(m.path).name == spec:
+                return m.path
+        except UserError:
+            continue
+    names = ", ".join(m.path.name for m in models)
+    raise UserError(f"No installed SAM model is {spec!r}. Installed: {names}. Pass --model PATH to use a file.")
+
+
+# ---- jobs ------------------------------------------------------------------------------------------------------
+def load_model_job(inputs, state):
+    engine, path = inputs
+    return engine.load(path, state)
+
+
+@dataclass
+class OpenedImage:
+    image: imgs.LoadedImage
+    display: np.ndarray  # downsampled RGB for the screen
+    scale: float  # display px per image px
+
+
+def open_image_job(inputs, state):
+    """Decode (and hash) a photo or a pasted array, and make the screen copy. inputs: path or (array, None)."""
+    source, max_side = inputs
+    state.progress(None, "Opening image")
+    image = imgs.load_image(source) if isinstance(source, (str, Path)) else imgs.from_array(source)
+    state.check()
+    display, scale = imgs.display_copy(image.rgb, max_side)
+    return OpenedImage(image, np.ascontiguousarray(display), scale)
+
+
+def encode_job(inputs, state) -> Embedding:
+    engine, image = inputs
+    return engine.encode(image, state)
+
+
+def preencode_job(inputs, state) -> int:
+    """Encode the next photos of a folder into the cache; cancelled when the user moves on. Returns how many
+    embeddings were computed."""
+    engine, paths = inputs
+    done = 0
+    for n, path in enumerate(paths):
+        state.check()
+        state.progress(n / max(1, len(paths)), f"Preparing {Path(path).name}")
+        try:
+            image = imgs.load_image(path)
+        except UserError:
+            continue  # a broken file in the folder: the user sees the error when they open it
+        if engine.cached(image) is None:
+            engine.encode(image, _Quiet(state))
+            done += 1
+    return done
+
+
+class _Quiet:
+    """Forwards cancellation but not per-block progress (the pre-encode job reports per image)."""
+
+    def __init__(self, state) -> None:
+        self._state = state
+
+    def check(self) -> None:
+        self._state.check()
+
+    def progress(self, *_args) -> None:
+        pass
+
+
+@dataclass
+class DecodeRequest:
+    engine: SegmentEngine
+    embedding: Embedding
+    vid: int
+    prompts: Prompts
+    mask_input: np.ndarray | None
+    multimask: bool
+    display_size: tuple[int, int]
+    thumb_size: tuple[int, int]
+
+
+@dataclass
+class DecodeResult:
+    vid: int
+    prediction: Prediction
+
+
+def decode_job(req: DecodeRequest, state) -> DecodeResult:
+    """One click: predict, then scale the candidate on show to the screen size, and every candidate to thumbnail
+    size, off the GUI thread (the other candidates are scaled to the screen only if the user picks them)."""
+    pred = req.engine.predict(req.embedding, req.prompts, req.mask_input, req.multimask)
+    state.check()
+    pred.mask(pred.best, req.display_size)
+    for i in range(pred.count):
+        pred.mask(i, req.thumb_size)
+    return DecodeResult(req.vid, pred)
+
+
+def parse_point(text: str) -> tuple[float, float, int]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) == 2:
+            return float(parts[0]), float(parts[1]), 1
+        if len(parts) == 3 and parts[2] in ("0", "1"):
+            return float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        pass
+    raise UserError(f"--point {text!r}: expected X,Y or X,Y,1 (positive) or X,Y,0 (negative), in image pixels.")
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) == 4:
+            x0, y0, x1, y1 = (float(p) for p in parts)
+            if x0 != x1 and y0 != y1:
+                return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    except ValueError:
+        pass
+    raise UserError(f"--box {text!r}: expected X0,Y0,X1,Y1 (two opposite corners, image pixels).")
+
+
+def check_inside(prompts: Prompts, size: tuple[int, int]) -> None:
+    w, h = size
+    for x, y, _ in prompts.points:
+        if not (0 <= x < w and 0 <= y < h):
+            raise UserError(f"Point {x:g},{y:g} is outside the image ({w}x{h} pixels).")
+    if prompts.box is not None:
+        x0, y0, x1, y1 = prompts.box
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+            raise UserError(f"Box {x0:g},{y0:g},{x1:g},{y1:g} is outside the image ({w}x{h} pixels).")
+
+
+# ---- exports ---------------------------------------------------------------------------------------------------
+@dataclass
+class ExportRequest:
+    kind: str  # mask | cutout | coco | labelme | inpaint
+    path: Path  # the file to write (for inpaint: the mask file)
+    rgb: np.ndarray
+    image_name: str
+    image_path: Path | None
+    objects: list  # [(label, Prediction, candidate index)]; mask/cutout/inpaint use the first
+
+
+def export_job(req: ExportRequest, state) -> dict:
+    """Scale the chosen candidates to the full photo and write the requested file. Returns what was written."""
+    from app.core.segment import exports
+
+    if not req.objects:
+        raise UserError("Nothing to export yet: click on an object first.")
+    h, w = req.rgb.shape[:2]
+    masks = []
+    for n, (label, pred, index) in enumerate(req.objects):
+        state.check()
+        state.progress(n / len(req.objects), "Scaling masks to full size")
+        masks.append((label, pred.mask(index), float(pred.ious[index])))
+    label, mask, _ = masks[0]
+    out = {"path": str(req.path)}
+    if req.kind == "mask":
+        exports.save_mask_png(mask, req.path)
+    elif req.kind == "cutout":
+        exports.save_cutout(req.rgb, mask, req.path, crop=True)
+    elif req.kind == "coco":
+        exports.save_coco(masks, req.image_name, (w, h), req.path)
+    elif req.kind == "labelme":
+        import os
+
+        image_ref = req.image_name
+        if req.image_path is not None:
+            image_ref = os.path.relpath(req.image_path.resolve(), Path(req.path).resolve().parent)
+        exports.save_labelme([(l, m) for l, m, _ in masks], image_ref, (w, h), req.path)
+    elif req.kind == "inpaint":
+        Path(req.path).parent.mkdir(parents=True, exist_ok=True)
+        exports.save_mask_png(mask, req.path)
+        image_path = req.image_path
+        if image_path is None:  # a pasted image: save it next to the mask so the Images tab can open it
+            from PIL import Image
+
+            image_path = Path(req.path).with_name(Path(req.path).stem + "-image.png")
+            Image.fromarray(req.rgb).save(image_path)
+        out["image"] = str(image_path)
+    else:
+        raise ValueError(f"unknown export kind {req.kind!r}")
+    state.progress(1.0, "Saved")
+    return out

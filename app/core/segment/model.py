@@ -1,0 +1,290 @@
+"""Segment Anything checkpoints: safe loading, architecture read from tensor shapes, building the model.
+
+A checkpoint is a state dict (`.pth` / `.pt`, or `.safetensors`). Pickle-based files load only through
+`torch.load(weights_only=True)`: a file that needs full unpickling (arbitrary code) is refused.
+The architecture (embedding width, depth, heads, global-attention blocks, image and patch size, decoder sizes) is
+read from the tensors' shapes, so a renamed vit_b, a vit_h, or a tiny test model all load through the same code.
+torch and segment_anything are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from app.core.errors import UserError
+
+KNOWN = {(768, 12): "vit_b", (1024, 24): "vit_l", (1280, 32): "vit_h"}
+_BLOCK = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class SamArch:
+    """What a checkpoint's shapes say about the model."""
+
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    window_size: int
+    img_size: int
+    patch_size: int
+    mlp_ratio: float
+    qkv_bias: bool
+    use_rel_pos: bool
+    prompt_embed_dim: int
+    mask_in_chans: int
+    decoder_depth: int
+    decoder_mlp_dim: int
+    decoder_heads: int
+    num_multimask_outputs: int
+    iou_head_depth: int
+    iou_head_hidden_dim: int
+
+    @property
+    def name(self) -> str:
+        """vit_b / vit_l / vit_h, or a description for other sizes."""
+        known = KNOWN.get((self.embed_dim, self.depth))
+        if known and self.img_size == 1024:
+            return known
+        return f"custom (width {self.embed_dim}, depth {self.depth}, {self.img_size}px)"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoadedSam:
+    model: object  # segment_anything.modeling.Sam, on `device`, in eval mode
+    arch: SamArch
+    path: Path
+    device: str
+    fingerprint: str  # identifies the weights (not the file name): the embedding cache key's model part
+    extra: dict = field(default_factory=dict)
+
+
+# ---- reading checkpoints ---------------------------------------------------------------------------------------
+def _unwrap(obj) -> dict:
+    """A state dict, possibly wrapped as {"model": ...} / {"state_dict": ...}, keys possibly prefixed."""
+    import torch
+
+    for _ in range(3):
+        if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+            for key in ("model", "state_dict", "module", "sam"):
+                if isinstance(obj.get(key), dict):
+                    obj = obj[key]
+                    break
+            else:
+                break
+    if not isinstance(obj, dict):
+        raise UserError("This file holds no model weights (expected a state dict of tensors).")
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    for prefix in ("module.", "model.", "sam."):
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def read_state_dict(path: str | Path, mmap: bool = False) -> dict:
+    """Tensors of a checkpoint, loaded safely. UserError for a missing, unsafe, corrupt or foreign file."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; choose a Segment Anything checkpoint file (.pth).")
+    import torch
+
+    if path.suffix.lower() == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        except Exception as exc:
+            raise UserError(f"{path.name} is not a readable safetensors file ({exc}).") from exc
+    else:
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError as exc:
+            # mmap needs the zip format; older checkpoints use the legacy format.
+            if mmap and "mmap" in str(exc):
+                return read_state_dict(path, mmap=False)
+            raise UserError(f"{path.name} is not a readable PyTorch checkpoint ({_short(exc)}).") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "UnpicklingError" or "weights_only" in str(exc):
+                raise UserError(
+                    f"Refused to open {path.name}: it is not a plain weights file, and loading it would run code "
+                    "stored inside it. Only use checkpoints from a source you trust, saved as a state dict "
+                    "(or .safetensors)."
+                ) from exc
+            raise UserError(f"{path.name} is not a readable PyTorch checkpoint ({_short(exc)}).") from exc
+    return _unwrap(state)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
+
+
+def infer_arch(state: dict) -> SamArch:
+    """Read the architecture from tensor shapes. UserError when the tensors are not a SAM model."""
+    try:
+        patch = state["image_encoder.patch_embed.proj.weight"]  # [embed, 3, p, p]
+        embed_dim, patch_size = int(patch.shape[0]), int(patch.shape[-1])
+        blocks = sorted({int(m.group(1)) for k in state if (m := _BLOCK.match(k))})
+        depth = len(blocks)
+        if depth == 0 or blocks != list(range(depth)):
+            raise KeyError("image_encoder.blocks")
+        pos = state.get("image_encoder.pos_embed")  # [1, grid, grid, embed]
+        if pos is not None:
+            grid = int(pos.shape[1])
+        else:
+            grid = 1024 // patch_size
+        img_size = grid * patch_size
+        use_rel_pos = "image_encoder.blocks.0.attn.rel_pos_h" in state
+        global_idx: list[int] = []
+        window = 0
+        if use_rel_pos:
+            head_dim = int(state["image_encoder.blocks.0.attn.rel_pos_h"].shape[1])
+            for i in blocks:
+                span = (int(state[f"image_encoder.blocks.{i}.attn.rel_pos_h"].shape[0]) + 1) // 2
+                if span == grid:
+                    global_idx.append(i)
+                else:
+                    window = span
+            if window == 0:  # every block spans the whole grid
+                window = 0
+            num_heads = embed_dim // head_dim
+        else:
+            num_heads = {768: 12, 1024: 16, 1280: 16}.get(embed_dim, max(1, embed_dim // 64))
+            window = 14
+        mlp_dim = int(state["image_encoder.blocks.0.mlp.lin1.weight"].shape[0])
+        prompt_dim = int(state["image_encoder.neck.0.weight"].shape[0])
+        mask_in = int(state["prompt_encoder.mask_downscaling.3.weight"].shape[0])
+        dec_layers = {int(k.split(".")[3]) for k in state if k.startswith("mask_decoder.transformer.layers.")}
+        dec_mlp = int(state["mask_decoder.transformer.layers.0.mlp.lin1.weight"].shape[0])
+        tokens = int(state["mask_decoder.mask_tokens.weight"].shape[0])
+        iou_layers = {int(k.split(".")[3]) for k in state if k.startswith("mask_decoder.iou_prediction_head.layers.")}
+        iou_hidden = int(state["mask_decoder.iou_prediction_head.layers.0.weight"].shape[0])
+        cross_dim = int(state["mask_decoder.transformer.final_attn_token_to_image.q_proj.weight"].shape[0])
+    except (KeyError, IndexError, AttributeError) as exc:
+        raise UserError(
+            f"This checkpoint is not a Segment Anything (SAM) model: tensor {exc} is missing or has an unexpected "
+            "shape. Hearth opens the original SAM checkpoints (vit_b, vit_l, vit_h)."
+        ) from exc
+    # The decoder's head count is not visible in shapes; SAM uses 8. Use the largest count <= 8 that divides.
+    decoder_heads = next(h for h in (8, 4, 2, 1) if cross_dim % h == 0 and prompt_dim % h == 0)
+    return SamArch(
+        embed_dim=embed_dim, depth=depth, num_heads=num_heads, global_attn_indexes=tuple(global_idx),
+        window_size=window, img_size=img_size, patch_size=patch_size, mlp_ratio=mlp_dim / embed_dim,
+        qkv_bias="image_encoder.blocks.0.attn.qkv.bias" in state, use_rel_pos=use_rel_pos,
+        prompt_embed_dim=prompt_dim, mask_in_chans=mask_in, decoder_depth=len(dec_layers), decoder_mlp_dim=dec_mlp,
+        decoder_heads=decoder_heads, num_multimask_outputs=tokens - 1, iou_head_depth=len(iou_layers),
+        iou_head_hidden_dim=iou_hidden,
+    )
+
+
+def build_sam(arch: SamArch):
+    """An untrained Sam with this architecture, from segment_anything's own modules."""
+    from functools import partial
+
+    import torch
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    grid = arch.img_size // arch.patch_size
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            depth=arch.depth, embed_dim=arch.embed_dim, img_size=arch.img_size, mlp_ratio=arch.mlp_ratio,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=arch.num_heads, patch_size=arch.patch_size,
+            qkv_bias=arch.qkv_bias, use_rel_pos=arch.use_rel_pos, global_attn_indexes=arch.global_attn_indexes,
+            window_size=arch.window_size, out_chans=arch.prompt_embed_dim,
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=arch.prompt_embed_dim, image_embedding_size=(grid, grid),
+            input_image_size=(arch.img_size, arch.img_size), mask_in_chans=arch.mask_in_chans,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=arch.num_multimask_outputs,
+            transformer=TwoWayTransformer(depth=arch.decoder_depth, embedding_dim=arch.prompt_embed_dim,
+                                          mlp_dim=arch.decoder_mlp_dim, num_heads=arch.decoder_heads),
+            transformer_dim=arch.prompt_embed_dim, iou_head_depth=arch.iou_head_depth,
+            iou_head_hidden_dim=arch.iou_head_hidden_dim,
+        ),
+    )
+
+
+def fingerprint(state: dict, arch: SamArch) -> str:
+    """A short id of the weights' content (not the file name): renamed copies share embedding cache entries."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(repr(sorted(arch.to_dict().items())).encode())
+    for key in ("image_encoder.patch_embed.proj.weight", "image_encoder.neck.0.weight", "image_encoder.neck.2.weight",
+                f"image_encoder.blocks.{arch.depth - 1}.mlp.lin2.bias"):
+        tensor = state.get(key)
+        if tensor is not None:
+            data = tensor.detach().contiguous().cpu().flatten()[: 1 << 16]
+            h.update(data.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def inspect_checkpoint(path: str | Path) -> SamArch:
+    """The architecture of a checkpoint (memory-mapped where the format allows, so vit_h is cheap to inspect)."""
+    return infer_arch(read_state_dict(path, mmap=True))
+
+
+def best_device(preference: str = "auto") -> str:
+    import torch
+
+    if preference and preference != "auto":
+        return preference
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def limit_cpu_threads() -> None:
+    """Torch on CPU: no more threads than physical cores (hyper-threads slow the encoder down)."""
+    import torch
+
+    from app.core.devices import physical_cores
+
+    cores = max(1, physical_cores())
+    if torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)
+
+
+def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
+    """Load a checkpoint (safely), build the matching model, move it to the best device."""
+    import torch
+
+    path = Path(path)
+    if state is not None:
+        state.progress(None, f"Reading {path.name}")
+    tensors = read_state_dict(path)
+    arch = infer_arch(tensors)
+    if state is not None:
+        state.check()
+        state.progress(None, f"Building {arch.name}")
+    model = build_sam(arch)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing:
+        raise UserError(f"{path.name} is missing {len(missing)} SAM weights (first: {missing[0]}); the file may be "
+                        "truncated or from another model family.")
+    dev = best_device(device)
+    if dev == "cpu":
+        limit_cpu_threads()
+    model.eval()
+    try:
+        model.to(dev)
+    except Exception as exc:  # out of GPU memory, a broken driver: fall back to the CPU
+        if dev == "cpu":
+            raise
+        torch.cuda.empty_cache() if dev == "cuda" else None
+        dev = "cpu"
+        limit_cpu_threads()
+        model.to(dev)
+    return LoadedSam(model=model, arch=arch, path=path, device=dev, fingerprint=fingerprint(tensors, arch),
+                     extra={"unexpected": list(unexpected)})

@@ -1,0 +1,198 @@
+"""Object layers and their prompts, with undo/redo of every prompt change. Pure Python, no model calls.
+
+Each layer version is immutable. A prompt change (point, box, clear, candidate choice, new/removed/renamed layer)
+pushes a new snapshot; undo/redo move along the snapshots. Predictions arrive later (from a background job) and
+are attached to the exact layer version they were computed for (`vid`), wherever it sits in the history, so undo
+shows the earlier mask again without running the decoder.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+
+from app.core.segment.engine import Prediction, Prompts
+
+PALETTE = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209),
+           (255, 140, 0), (255, 105, 180)]
+MAX_HISTORY = 100
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    color: tuple[int, int, int]
+    lid: int  # lineage: the same object across versions
+    vid: int  # this version of its prompts
+    prompts: Prompts = Prompts()
+    choice: int | None = None  # the candidate the user picked; None: the best by predicted IoU
+    prediction: Prediction | None = None  # for exactly these prompts
+    visible: bool = True
+
+    @property
+    def chosen(self) -> int | None:
+        if self.prediction is None:
+            return None
+        if self.choice is not None and self.choice < self.prediction.count:
+            return self.choice
+        return self.prediction.best
+
+    @property
+    def pending(self) -> bool:
+        """Has prompts but no prediction yet."""
+        return not self.prompts.empty and self.prediction is None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    layers: tuple[Layer, ...]
+    active: int
+
+
+def _new_layer(name: str, index: int) -> Layer:
+    return Layer(name=name, color=PALETTE[index % len(PALETTE)], lid=next(_ids), vid=next(_ids))
+
+
+class SegmentSession:
+    def __init__(self) -> None:
+        self._history: list[Snapshot] = [Snapshot((_new_layer("object 1", 0),), 0)]
+        self._pos = 0
+        self._created = 1
+
+    # ---- reading -----------------------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._history[self._pos]
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.snapshot.layers
+
+    @property
+    def active_index(self) -> int:
+        return self.snapshot.active
+
+    @property
+    def active(self) -> Layer:
+        return self.snapshot.layers[self.snapshot.active]
+
+    @property
+    def can_undo(self) -> bool:
+        return self._pos > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._pos < len(self._history) - 1
+
+    def pending_layers(self) -> list[Layer]:
+        return [layer for layer in self.layers if layer.pending]
+
+    def feed_for(self, layer: Layer):
+        """Low-res logits of the latest earlier prediction of this object (the refinement input), or None."""
+        for snap in reversed(self._history[: self._pos + 1]):
+            for old in snap.layers:
+                if old.lid == layer.lid and old.vid != layer.vid and old.prediction is not None:
+                    if old.prompts.empty:
+                        return None
+                    return old.prediction.logits(old.chosen)
+        return None
+
+    # ---- changes (each one undoable) ---------------------------------------------------------------------------
+    def _push(self, layers: tuple[Layer, ...], active: int) -> None:
+        del self._history[self._pos + 1 :]
+        self._history.append(Snapshot(layers, active))
+        if len(self._history) > MAX_HISTORY:
+            del self._history[0]
+        self._pos = len(self._history) - 1
+
+    def _change_active(self, **changes) -> Layer:
+        snap = self.snapshot
+        layer = replace(self.active, vid=next(_ids), **changes)
+        layers = tuple(layer if i == snap.active else l for i, l in enumerate(snap.layers))
+        self._push(layers, snap.active)
+        return layer
+
+    def add_point(self, x: float, y: float, positive: bool = True) -> Layer:
+        p = self.active.prompts
+        return self._change_active(prompts=Prompts(p.points + ((float(x), float(y), 1 if positive else 0),), p.box),
+                                   prediction=None, choice=None)
+
+    def set_box(self, x0: float, y0: float, x1: float, y1: float) -> Layer:
+        box = (float(min(x0, x1)), float(min(y0, y1)), float(max(x0, x1)), float(max(y0, y1)))
+        return self._change_active(prompts=Prompts(self.active.prompts.points, box), prediction=None, choice=None)
+
+    def clear_prompts(self) -> Layer:
+        return self._change_active(prompts=Prompts(), prediction=None, choice=None)
+
+    def choose(self, index: int) -> Layer:
+        """Show candidate `index` instead of the best one."""
+        if self.active.prediction is None or not 0 <= index < self.active.prediction.count:
+            raise ValueError(f"no candidate {index}")
+        return self._change_active(choice=int(index))
+
+    def add_layer(self, name: str | None = None) -> Layer:
+        snap = self.snapshot
+        self._created += 1
+        layer = _new_layer(name or f"object {self._created}", self._created - 1)
+        self._push(snap.layers + (layer,), len(snap.layers))
+        return layer
+
+    def remove_layer(self, index: int) -> None:
+        snap = self.snapshot
+        layers = tuple(l for i, l in enumerate(snap.layers) if i != index)
+        if not layers:
+            self._created += 1
+            layers = (_new_layer(f"object {self._created}", self._created - 1),)
+        self._push(layers, min(snap.active if snap.active < index else max(0, snap.active - 1), len(layers) - 1))
+
+    def rename_layer(self, index: int, name: str) -> None:
+        snap = self.snapshot
+        name = name.strip() or snap.layers[index].name
+        layers = tuple(replace(l, name=name) if i == index else l for i, l in enumerate(snap.layers))
+        self._push(layers, snap.active)
+
+    def set_visible(self, index: int, visible: bool) -> None:
+        snap = self.snapshot
+        layers = tuple(replace(l, visible=visible) if i == index else l for i, l in enumerate(snap.layers))
+        self._push(layers, snap.active)
+
+    def set_active(self, index: int) -> None:
+        """Selecting another object is not a prompt change: it does not add an undo step."""
+        snap = self.snapshot
+        if 0 <= index < len(snap.layers):
+            self._history[self._pos] = Snapshot(snap.layers, index)
+
+    def undo(self) -> bool:
+        if self.can_undo:
+            self._pos -= 1
+            return True
+        return False
+
+    def redo(self) -> bool:
+        if self.can_redo:
+            self._pos += 1
+            return True
+        return False
+
+    # ---- results -----------------------------------------------------------------------------------------------
+    def attach(self, vid: int, prediction: Prediction) -> bool:
+        """Attach a prediction to the layer version it was made for. True when that version is in the history."""
+        found = False
+        for n, snap in enumerate(self._history):
+            if any(l.vid == vid for l in snap.layers):
+                layers = tuple(replace(l, prediction=prediction) if l.vid == vid else l for l in snap.layers)
+                self._history[n] = Snapshot(layers, snap.active)
+                found = True
+        return found
+
+    def forget_predictions(self) -> None:
+        """The model changed: every mask must be predicted again (prompts stay)."""
+        self._history = [Snapshot(tuple(replace(l, prediction=None) for l in s.layers), s.active)
+                         for s in self._history]
+
+    def find(self, vid: int) -> Layer | None:
+        for layer in self.layers:
+            if layer.vid == vid:
+                return layer
+        return None
