@@ -10,7 +10,7 @@ from pathlib import Path
 import app as hearth
 
 # Subcommand modules: each has register(subparsers) which sets `func` on its parser.
-COMMANDS = ["app.cli.doctor"]
+COMMANDS = ["app.cli.doctor", "app.cli.image"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "UniPC": ("UniPCMultistepScheduler", {}),
     "Heun": ("HeunDiscreteScheduler", {}),
     "LMS": ("LMSDiscreteScheduler", {}),
-    "PNDM": ("PNDMScheduler", {}),
+    "PNDM": ("PNDMScheduler", {"skip_prk_steps": True}),
     "LCM": ("LCMScheduler", {}),
 }
 
