@@ -58,7 +58,7 @@ class GenerationParams:
     config: str = ""  # diffusers config folder for a single-file checkpoint (default: the family's shipped one)
 
     def resolved_seed(self) -> int:
-        return self.seed if self.seed >= 0 else random.randrange(0, 2**32 - 1)
+        return self.seed if self.seed >= 0 else random.randrange(0, 2**31 - 1)  # fits every seed box (A1111 too)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
