@@ -90,8 +90,13 @@ class ImageCanvas(QWidget):
         painter = QPainter(mask)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         color = QColor(0, 0, 0) if self.eraser else QColor(255, 255, 255)
-        painter.setPen(QPen(color, self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        painter.drawLine(a, b)
+        if a == b:  # a click: a dot the size of the brush
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawEllipse(a, self.brush / 2, self.brush / 2)
+        else:
+            painter.setPen(QPen(color, self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.drawLine(a, b)
         painter.end()
         self.update()
 

@@ -31,13 +31,14 @@ class ModelPicker(QWidget):
 
     sig_changed = Signal(str)  # path
 
-    def __init__(self, kind: str, open_label: str, filters: str, parent: QWidget | None = None) -> None:
+    def __init__(self, kind: str, open_label: str, filters: str, parent: QWidget | None = None,
+                 stacked: bool = False) -> None:
         super().__init__(parent)
         self.kind, self.filters = kind, filters
-        row = QHBoxLayout(self)
+        row = QVBoxLayout(self) if stacked else QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
-        self.combo.setMinimumContentsLength(16)
+        self.combo.setMinimumContentsLength(8)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.open_button = QPushButton(open_label)
         row.addWidget(self.combo, 1)
@@ -98,7 +99,8 @@ class SettingsPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.model = ModelPicker("diffusion", "Open .safetensors…", "Checkpoints (*.safetensors);;All files (*)")
+        self.model = ModelPicker("diffusion", "Open .safetensors…", "Checkpoints (*.safetensors);;All files (*)",
+                                 stacked=True)
         self.family_label = QLabel("")
         self.family_label.setObjectName("hint")
         layout.addWidget(QLabel("Model"))

@@ -95,6 +95,7 @@ class ImagesTab(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
         scroll.setMinimumWidth(220)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         split.addWidget(scroll)
 
         center = QWidget()
@@ -153,7 +154,7 @@ class ImagesTab(QWidget):
         self.gallery.setMinimumWidth(120)
         split.addWidget(self.gallery)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 600, 260])
+        split.setSizes([380, 560, 260])
         return split
 
     # ---- models ------------------------------------------------------------------------------------------------
