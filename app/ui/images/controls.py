@@ -127,11 +127,11 @@ class SettingsPanel(QWidget):
         self.seed.setSpecialValueText("random")
         self.seed.setValue(-1)
         self.dice = QToolButton()
-        self.dice.setText("🎲")
+        self.dice.setText("Random")
         self.dice.setToolTip("Random seed each time")
         self.dice.clicked.connect(lambda: self.seed.setValue(-1))
         self.recycle = QToolButton()
-        self.recycle.setText("♻")
+        self.recycle.setText("Last")
         self.recycle.setToolTip("Reuse the last image's seed")
         self.last_seed = -1
         self.recycle.clicked.connect(lambda: self.seed.setValue(max(-1, self.last_seed)))

@@ -34,6 +34,7 @@ from app.core.errors import UserError
 from app.core.images.engine import RESOURCE, ImageEngine, ImageRequest, validate
 from app.core.jobs import Job
 from app.ui.context import AppContext
+from app.ui.images.advanced import AdvancedPanel
 from app.ui.images.canvas import ImageCanvas, qimage_from_array
 from app.ui.images.control_panel import IMAGE_FILTER, ControlPanel
 from app.ui.images.controls import SettingsPanel
@@ -90,6 +91,8 @@ class ImagesTab(QWidget):
         self.control_panel = ControlPanel(self.ctx)
         left_layout.addWidget(self.settings_panel)
         left_layout.addWidget(self.control_panel)
+        self.advanced = AdvancedPanel(self.ctx)
+        left_layout.addWidget(self.advanced)
         left_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -154,7 +157,7 @@ class ImagesTab(QWidget):
         self.gallery.setMinimumWidth(120)
         split.addWidget(self.gallery)
         split.setStretchFactor(1, 1)
-        split.setSizes([380, 560, 260])
+        split.setSizes([410, 530, 260])
         return split
 
     # ---- models ------------------------------------------------------------------------------------------------

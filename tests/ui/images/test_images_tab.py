@@ -147,3 +147,12 @@ def test_mask_painting_with_brush_and_eraser(qtbot, tab, tmp_path):
     tab.brush_size.setValue(256)
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=centre)
     assert canvas.mask_is_empty()
+
+
+def test_allowing_pickle_files_warns_and_is_saved(tab, window):
+    assert not window.settings.images.allow_pickle
+    tab.advanced.pickle.setChecked(True)
+    assert window.settings.images.allow_pickle and tab.engine.allow_pickle
+    assert "weights-only" in window.message_bar.label.text()
+    tab.advanced.device.setCurrentText("cpu")
+    assert Settings.load().images.device == "cpu"
