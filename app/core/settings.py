@@ -78,12 +78,24 @@ class SegmentSettings:
 
 
 @dataclass
+class ImagesSettings:
+    allow_pickle: bool = False  # open .ckpt/.bin/.pt files (weights-only); off: refused with a message
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto | float16 | float32
+    cpu_offload: str = "auto"  # auto | on | off (CUDA only)
+    attention_slicing: str = "auto"  # auto | on | off
+    preview: str = "auto"  # auto (TAESD when installed) | approx | off
+    last_model: str = ""
+
+
+@dataclass
 class Settings:
     version: int = SCHEMA_VERSION
     ui: UISettings = field(default_factory=UISettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     segment: SegmentSettings = field(default_factory=SegmentSettings)
+    images: ImagesSettings = field(default_factory=ImagesSettings)
     # Set by load() when the file could not be read; the UI shows it once. Not saved.
     load_notice: str = field(default="", compare=False)
 

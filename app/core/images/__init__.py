@@ -1,0 +1,12 @@
+"""Image generation engine (no Qt): diffusers pipelines, safe loading, previews, PNG metadata.
+
+- params.py      what a user asks for (GenerationParams), schedulers, size presets, few-step defaults
+- safety.py      safetensors-only by default; pickle files refused (or loaded weights-only when allowed)
+- families.py    SD 1.x / 2.x / SDXL detection and the offline config folders handed to diffusers
+- policy.py      device and memory plan (CUDA fp16 + offload, MPS fp16 + slicing, CPU fp32)
+- loader.py      loads checkpoints once and shares components between txt2img / img2img / inpaint / ControlNet
+- previews.py    cheap latent → RGB previews (TAESD when installed)
+- preprocess.py  ControlNet control images: canny, scribble, depth
+- metadata.py    PNG `parameters` (A1111) and `hearth` chunks
+- engine.py      the job function that runs a generation
+"""

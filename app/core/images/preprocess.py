@@ -1,0 +1,79 @@
+"""ControlNet control images: canny edges (OpenCV), the user's scribble, depth (when a depth model is installed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.core.errors import UserError
+
+
+def open_image(path: str | Path, mode: str = "RGB"):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.convert(mode)
+    except FileNotFoundError:
+        raise UserError(f"Image not found: {path}.") from None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UserError(f"{Path(path).name} is not an image Hearth can read ({exc}).") from None
+
+
+def canny(image, low: int = 100, high: int = 200):
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    if not 0 <= low < high <= 1000:
+        raise UserError(f"Canny thresholds must satisfy 0 ≤ low < high (got {low} and {high}).")
+    gray = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(gray, int(low), int(high))
+    return Image.fromarray(np.stack([edges] * 3, axis=-1))
+
+
+def scribble(image):
+    """White strokes on black, whatever the user drew on (a dark drawing on a light page is inverted)."""
+    import numpy as np
+    from PIL import Image
+
+    gray = np.asarray(image.convert("L"))
+    if gray.mean() > 127:
+        gray = 255 - gray
+    lines = np.where(gray > 64, 255, 0).astype("uint8")
+    return Image.fromarray(np.stack([lines] * 3, axis=-1))
+
+
+def find_depth_model() -> Path | None:
+    from app.core.models import registry
+
+    found = registry.installed("depth")
+    return found[0].path if found else None
+
+
+def depth(image, model_path: Path | None = None):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    model_path = model_path or find_depth_model()
+    if model_path is None:
+        raise UserError("Depth control needs a depth model (for example Depth Anything small) installed in Models.")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from transformers import pipeline
+
+    estimator = pipeline("depth-estimation", model=str(model_path), local_files_only=True)
+    result = estimator(image.convert("RGB"))
+    depth_map = np.asarray(result["depth"].convert("L").resize(image.size))
+    return Image.fromarray(np.stack([depth_map] * 3, axis=-1))
+
+
+def control_image(kind: str, path: str, width: int, height: int, low: int = 100, high: int = 200):
+    image = open_image(path).resize((width, height))
+    if kind == "canny":
+        return canny(image, low, high)
+    if kind == "scribble":
+        return scribble(image)
+    if kind == "depth":
+        return depth(image)
+    raise UserError(f"Unknown control {kind!r}: use canny, depth or scribble.")
