@@ -139,6 +139,8 @@ class MessageDelegate(QStyledItemDelegate):
         acts = [("copy", "Copy")]
         if row.streaming:
             return []
+        if "```" in row.content:
+            acts.append(("copy_code", "Copy code"))
         if row.role == "user":
             acts.append(("edit", "Edit"))
         if row.role == "assistant" and index_row == self.last_regenerable:

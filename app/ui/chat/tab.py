@@ -388,6 +388,8 @@ class ChatTab(QWidget):
         row = self.model.rows[index]
         if action == "copy":
             QGuiApplication.clipboard().setText(row.content)
+        elif action == "copy_code":
+            QGuiApplication.clipboard().setText(_code_blocks(row.content))
         elif action == "edit":
             text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Your message:", row.content)
             if ok and text.strip():
@@ -408,8 +410,6 @@ class ChatTab(QWidget):
                 continue
             name = {"prev": "Previous version", "next": "Next version"}.get(key, label)
             menu.addAction(name, lambda k=key, i=index.row(): self._on_action(k, i))
-        if "```" in row.content:
-            menu.addAction("Copy code", lambda: QGuiApplication.clipboard().setText(_code_blocks(row.content)))
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
     def regenerate(self) -> bool:

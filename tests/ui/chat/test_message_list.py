@@ -67,3 +67,23 @@ def test_a_thousand_messages_lay_out_once_and_scroll(qtbot):
         bar.setValue(value)
         view.viewport().repaint()
     assert delegate.builds == built  # scrolling re-used the cached layouts
+
+
+def test_a_message_with_code_has_a_copy_code_button_that_copies_only_the_code(qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.ui.chat.tab import _code_blocks
+
+    view, model, delegate = make_view(qtbot)
+    model.append(Row(1, "assistant", MARKDOWN))
+    model.append(Row(2, "user", "no code here"))
+    qtbot.wait(50)
+    assert "copy_code" not in [k for k, _ in delegate.actions(model.rows[1], 1)]
+    index = model.index(0)
+    rect = view.visualRect(index)
+    button = next(r for key, _label, r in delegate._action_rects(rect, model.rows[0], 0) if key == "copy_code")
+    actions = []
+    delegate.sig_action.connect(lambda key, row: actions.append((key, row)))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=button.center())
+    assert actions == [("copy_code", 0)]
+    assert _code_blocks(model.rows[0].content) == 'print("hi")'

