@@ -10,21 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from app.core import paths
 from app.core.errors import UserError
+from app.core.resources import resources_dir
 
 FAMILIES = ("sd1", "sd2-base", "sd2-v", "sdxl")
 FAMILY_NAMES = {"sd1": "SD 1.x", "sd2-base": "SD 2.x (512)", "sd2-v": "SD 2.x (768-v)", "sdxl": "SDXL"}
-
-
-def resources_dir() -> Path:
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        return Path(frozen) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
 
 
 def shipped_config(family: str) -> Path:
@@ -90,16 +83,66 @@ def detect_family(path: Path) -> str:
     return "sd1"
 
 
+CLIP_BPE = "bpe_simple_vocab_16e6.txt.gz"
+CLIP_MERGES = 49152 - 256 - 2  # merges CLIP uses (the file has more)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """CLIP / GPT-2's reversible byte -> printable character table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def clip_tokenizer_from_bpe(bpe_gz: Path, out: Path) -> Path:
+    """Write vocab.json + merges.txt (the files CLIPTokenizer reads) from CLIP's BPE merge list, built the way
+    CLIP's SimpleTokenizer builds its vocabulary: bytes, bytes + '</w>', one token per merge, the two specials."""
+    import gzip
+
+    if (out / "vocab.json").is_file() and (out / "merges.txt").is_file():
+        return out
+    lines = gzip.open(bpe_gz, "rt", encoding="utf-8").read().split("\n")[1:CLIP_MERGES + 1]
+    merges = [tuple(line.split()) for line in lines]
+    vocab = list(_bytes_to_unicode().values())
+    vocab += [v + "</w>" for v in vocab]
+    vocab += ["".join(m) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False),
+                                    encoding="utf-8")
+    (tmp / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n",
+                                    encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def shipped_clip_bpe() -> Path:
+    return resources_dir() / "images" / "tokenizer" / CLIP_BPE
+
+
 def find_clip_tokenizer(extra: list[Path] | None = None) -> Path | None:
-    """A folder with the CLIP BPE files (vocab.json + merges.txt): the same for every SD family."""
+    """A folder with the CLIP BPE files (vocab.json + merges.txt): the same for every SD family. Hearth ships CLIP's
+    BPE merge list and builds the pair from it when the user has no tokenizer of their own installed."""
     candidates = list(extra or [])
-    candidates += [paths.models_dir() / "tokenizers" / "clip", resources_dir() / "images" / "tokenizer"]
+    candidates += [paths.models_dir() / "tokenizers" / "clip"]
     diffusion = paths.models_dir() / "diffusion"
     if diffusion.is_dir():
         candidates += sorted(p / "tokenizer" for p in diffusion.iterdir() if (p / "model_index.json").exists())
     for folder in candidates:
         if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file() or (folder / "tokenizer.json").is_file():
             return folder
+    bpe = shipped_clip_bpe()
+    if bpe.is_file():
+        return clip_tokenizer_from_bpe(bpe, paths.cache_dir() / "clip-tokenizer")
     return None
 
 
@@ -118,8 +161,9 @@ def assembled_config(family: str, in_channels: int = 4) -> Path:
     tokenizer = find_clip_tokenizer()
     if tokenizer is None:
         raise UserError(
-            "Loading a single-file checkpoint needs the CLIP tokenizer files (vocab.json and merges.txt, or tokenizer.json), and Hearth "
-            f"found none. Install any Stable Diffusion model in diffusers format, or put those two files in "
+            "Loading a single-file checkpoint needs the CLIP tokenizer files (vocab.json and merges.txt, or "
+            f"tokenizer.json), and Hearth's own copy ({CLIP_BPE}) is missing from its resources: reinstall Hearth, "
+            f"install any Stable Diffusion model in diffusers format, or put those two files in "
             f"{paths.models_dir() / 'tokenizers' / 'clip'}."
         )
     key = hashlib.sha1(f"{source}|{in_channels}|{tokenizer}".encode()).hexdigest()[:12]

@@ -9,21 +9,14 @@ and file names were checked against public pages when the catalog was written.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from app.core.errors import UserError
+from app.core.resources import resources_dir
 
 GB = 10**9
-
-
-def resources_dir() -> Path:
-    base = getattr(sys, "_MEIPASS", None)  # PyInstaller onedir
-    if base:
-        return Path(base) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
 
 
 @dataclass(frozen=True)

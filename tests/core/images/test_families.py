@@ -54,7 +54,20 @@ def test_family_from_checkpoint_keys():
         families.family_of_keys({"lora_unet_x": [1]}, "x.safetensors")
 
 
-def test_single_file_without_any_tokenizer_explains_what_to_do():
+def test_single_file_uses_the_shipped_clip_vocabulary(hearth_home):
+    """No tokenizer installed: Hearth builds CLIP's real vocabulary from its shipped BPE list (no hub)."""
+    from transformers import CLIPTokenizer
+
+    folder = families.assembled_config("sd1")
+    tok = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"))
+    assert len(tok) == 49408
+    # The ids openai/clip-vit-large-patch14 gives this prompt.
+    assert tok("a photo of a cat")["input_ids"] == [49406, 320, 1125, 539, 320, 2368, 49407]
+    assert (hearth_home / "cache" / "clip-tokenizer" / "merges.txt").is_file()
+
+
+def test_single_file_without_any_tokenizer_explains_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(families, "shipped_clip_bpe", lambda: tmp_path / "no-resources" / families.CLIP_BPE)
     with pytest.raises(UserError, match="tokenizer"):
         families.assembled_config("sd1")
 
