@@ -108,7 +108,8 @@ def save_screenshots(directory: Path) -> list[Path]:
     window.resize(1200, 800)
     window.show()
     deadline = time.monotonic() + 5
-    while window.jobs.active() and time.monotonic() < deadline:  # let the status bar show the device
+    # Let the status bar show the device (detection starts shortly after the window shows) and start-up jobs end.
+    while (window.device is None or window.jobs.active()) and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.01)
     saved = []
