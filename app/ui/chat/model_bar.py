@@ -28,7 +28,7 @@ class ModelBar(QWidget):
         self.combo = QComboBox()
         self.combo.setMinimumWidth(160)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(18)
+        self.combo.setMinimumContentsLength(32)  # "gemma-3-270m-Q4_K_M (241 MB · Q4_K_M)" fits
         self.combo.setToolTip("GGUF chat models in your models folder, and files you opened")
         self.combo.activated.connect(self._activated)
         layout.addWidget(self.combo)
