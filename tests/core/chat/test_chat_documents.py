@@ -95,7 +95,8 @@ def test_a_reply_from_two_collections_cites_file_and_page(engine, collections):
     assert [s.n for s in use.sources] == list(range(1, len(use.sources) + 1))
     assert result.prompt_tokens > 60  # the passage went into the prompt
     # the sources arrive before the reply streams, then the text
-    assert partials[0]["documents"]["sources"] == use.to_json()["sources"] and "".join(p for p in partials[1:] if isinstance(p, str))
+    assert partials[0]["documents"]["sources"] == use.to_json()["sources"]
+    assert "".join(p for p in partials[1:] if isinstance(p, str))
     # only citations of given sources survive (Gemma-270M is a base model: there may be none)
     given = {s.n for s in use.sources}
     assert set(use.cited) <= given
