@@ -1,6 +1,7 @@
 """`hearth chat` with the real Gemma GGUF, in a child process."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -39,3 +40,30 @@ def test_bad_model_is_one_clear_line(python, subprocess_env, tmp_path, make):
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and ("not a GGUF" in errors[0] or "does not exist" in errors[0])
+
+
+def test_chat_answers_from_a_collection_and_remembers_it(python, subprocess_env, tmp_path):
+    from app.core.documents.indexer import IndexRequest, index_collection
+    from app.core.jobs import JobState
+    from tests.core.documents.corpus import make_corpus
+
+    files = make_corpus(tmp_path / "docs")
+    index_collection(IndexRequest("manual", [str(files["manual"])]), JobState())
+    first = hearth(python, subprocess_env, "--model", str(gemma_path()), "What does error code XK-4471-Q mean?",
+                   "--collection", "manual", "--collection", "gone", "--max-tokens", "16", "--temperature", "0",
+                   "--ctx", "512", "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout.strip().splitlines()[-1])
+    docs = data["documents"]
+    assert docs["collections"] == ["manual"] and not docs["nothing_found"]
+    assert docs["sources"][0]["file"] == str(files["manual"].resolve()) and docs["sources"][0]["page"] == 3
+    assert "“gone” no longer exists" in docs["problems"][0]
+    given = {s["n"] for s in docs["sources"]}
+    assert all(int(n) in given for n in re.findall(r"\[(\d+)\]", data["text"]))  # only valid citations remain
+    # continuing the conversation uses its stored collection; nothing relevant is said plainly
+    second = hearth(python, subprocess_env, "--conversation", data["conversation"], "Who painted the Mona Lisa?",
+                    "--max-tokens", "8", "--temperature", "0", "--ctx", "512")
+    assert second.returncode == 0, second.stderr
+    assert "Nothing relevant was found in “manual” and “gone”" not in second.stdout
+    assert "Nothing relevant was found in “manual”" in second.stdout
+    assert "warning: The collection “gone” no longer exists" in second.stderr

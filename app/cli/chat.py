@@ -28,6 +28,11 @@ def register(sub) -> None:
                    help="what to do when the conversation no longer fits the context")
     p.add_argument("--template", default=None, help="chat template: auto, gemma, llama3, chatml, mistral, phi3")
     p.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
+    p.add_argument("--collection", action="append", metavar="NAME",
+                   help="answer from this document collection, citing its passages as [n] (repeatable; "
+                        "stored with the conversation)")
+    p.add_argument("--no-collections", action="store_true",
+                   help="do not use the conversation's stored collections for this turn")
     p.add_argument("--no-save", action="store_true", help="do not store this exchange")
     p.add_argument("--list", action="store_true", help="list stored conversations and exit")
     p.add_argument("--json", action="store_true", help="print one JSON object with the reply and figures at the end")
@@ -48,6 +53,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from app.core.chat import presets
     from app.core.chat.engine import ChatModel
+    from app.core.chat.session import ChatEngine, ReplyRequest
     from app.core.chat.store import ConversationStore
     from app.core.jobs import ConsoleState
     from app.core.settings import Settings
@@ -80,8 +86,16 @@ def _run(args) -> int:
             setattr(sampling, name, value)
     policy = args.policy or cs.overflow_policy
 
+    collections = _collections(args, conv)
+
     out = sys.stdout
-    state = ConsoleState(on_partial=lambda piece: (out.write(piece), out.flush()) if not args.json else None)
+
+    def on_partial(piece) -> None:
+        if isinstance(piece, str) and not args.json:
+            out.write(piece)
+            out.flush()
+
+    state = ConsoleState(on_partial=on_partial)
     template = args.template or cs.templates.get(str(model_path))
     try:
         model = ChatModel.load(model_path, n_ctx=args.ctx or cs.context_length or None,
@@ -95,13 +109,25 @@ def _run(args) -> int:
     try:
         if conv is None and not args.no_save:
             conv = store.create(model=str(model_path), system_prompt=args.system or "",
-                                settings={"sampling": sampling.to_dict(), "policy": policy})
-        elif conv is not None and args.system is not None:
-            conv = store.update(conv.id, system_prompt=args.system)
+                                settings={"sampling": sampling.to_dict(), "policy": policy,
+                                          "collections": collections})
+        elif conv is not None and (args.system is not None or args.collection):
+            changes = {"system_prompt": args.system} if args.system is not None else {}
+            if args.collection:
+                changes["settings"] = {**conv.settings, "collections": collections}
+            conv = store.update(conv.id, **changes)
         history = store.history(conv.id) if conv else ([{"role": "system", "content": args.system}]
                                                         if args.system else [])
         messages = history + [{"role": "user", "content": prompt}]
-        result = model.chat(messages, state=state, policy=policy, **sampling.kwargs())
+        engine = ChatEngine()
+        engine.model = model
+        request = ReplyRequest(messages, sampling.kwargs(), policy,
+                               documents=None if args.no_collections or not collections
+                               else _documents_request(collections, settings.documents))
+        try:
+            result = engine.reply(request, state)
+        finally:
+            engine.release_documents()
         if conv is not None:
             store.add_message(conv.id, "user", prompt)
             store.add_message(conv.id, "assistant", result.text, model=model.load_info.name,
@@ -120,8 +146,42 @@ def _run(args) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         out.write("\n")
+        _print_documents(result.documents, out)
         note = f"; {result.note}" if result.note else ""
         print(f"[{result.completion_tokens} tokens, {result.tokens_per_s:.1f} tok/s, first token "
               f"{result.ttft_s:.2f} s, context {result.context_used}/{result.n_ctx}{note}"
               f"{'; conversation ' + conv.id if conv else ''}]", file=sys.stderr)
     return 0
+
+
+def _collections(args, conv) -> list[str]:
+    """The collections of this turn: --collection names (they replace the stored ones), else the conversation's."""
+    if args.collection:
+        return list(dict.fromkeys(name.strip() for name in args.collection if name.strip()))
+    return list(conv.settings.get("collections") or []) if conv else []
+
+
+def _documents_request(collections: list[str], docs):
+    from app.core.chat.documents import DocumentsRequest
+    from app.core.documents.service import options_from_settings
+
+    return DocumentsRequest(collections, k=docs.answer_k, min_similarity=docs.min_similarity,
+                            options=options_from_settings(docs, k=docs.answer_k))
+
+
+def _print_documents(use, out) -> None:
+    """After the streamed reply: what the documents gave (stdout), and what could not be used (stderr)."""
+    if use is None:
+        return
+    for problem in use.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if use.note:
+        out.write(f"\n({use.note} The reply cites nothing.)\n")
+    if use.sources:
+        out.write("\nSources:\n")
+        for source in use.sources:
+            mark = "*" if source.n in use.cited else " "
+            where = f"page {source.page}" if source.page is not None else (source.heading or "")
+            out.write(f" {mark}[{source.n}] {source.file}  {where}\n")
+    if use.invalid:
+        out.write(f"\n(removed citations of sources that do not exist: {use.invalid})\n")

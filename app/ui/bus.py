@@ -8,3 +8,4 @@ from PySide6.QtCore import QObject, Signal
 class AppBus(QObject):
     sig_mask_for_inpaint = Signal(str, str)  # mask PNG path, source image path
     sig_models_changed = Signal()  # the registry changed (download finished, import, delete)
+    sig_collections_changed = Signal()  # a document collection was made or removed (Documents tab)

@@ -77,6 +77,7 @@ class ChatResult:
     shortened_messages: int = 0
     reused_tokens: int = 0  # prompt tokens already in the KV cache (prefix reuse)
     seconds: float = 0.0
+    documents: object | None = None  # chat.documents.DocumentsUse when the reply drew on collections
 
     @property
     def context_used(self) -> int:
@@ -91,7 +92,8 @@ class ChatResult:
                 "prompt_tokens": self.prompt_tokens, "ttft_s": round(self.ttft_s, 4),
                 "tokens_per_s": round(self.tokens_per_s, 2), "stopped": self.stopped, "n_ctx": self.n_ctx,
                 "dropped_messages": self.dropped_messages, "shortened_messages": self.shortened_messages,
-                "reused_tokens": self.reused_tokens}
+                "reused_tokens": self.reused_tokens,
+                **({"documents": self.documents.to_json()} if self.documents is not None else {})}
 
 
 @dataclass

@@ -8,11 +8,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from app.core.chat import documents as chat_documents
+from app.core.chat.documents import DocumentsRequest
 from app.core.chat.engine import RESOURCE, ChatModel, ChatResult, LoadInfo
 from app.core.errors import UserError
 from app.core.jobs import JobState
 
-__all__ = ["RESOURCE", "ChatEngine", "LoadRequest", "ReplyRequest"]
+__all__ = ["RESOURCE", "ChatEngine", "DocumentsRequest", "LoadRequest", "ReplyRequest"]
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ReplyRequest:
     messages: list[dict]
     sampling: dict = field(default_factory=dict)  # ChatModel.chat keyword arguments
     policy: str = "truncate_middle"
+    documents: DocumentsRequest | None = None  # collections this reply may draw on (chat/documents.py)
 
 
 class ChatEngine:
@@ -44,6 +47,8 @@ class ChatEngine:
         self._idle.set()
         # Figures of the reply in progress, read by the GUI's repaint timer (plain values: no widget access).
         self.live: dict = {}
+        self._retriever = None  # documents retriever kept across turns (its store connection; embedders are
+        self._retriever_root = None  # cached per process by documents.embedder)
 
     def wait_idle(self, timeout: float) -> bool:
         """True when no load/reply is running (or it stopped within `timeout` seconds)."""
@@ -78,9 +83,27 @@ class ChatEngine:
             def on_prompt(prompt_tokens: int, reused: int) -> None:
                 self.live = {"n_ctx": model.n_ctx, "prompt_tokens": prompt_tokens, "reused": reused}
 
+            if req.documents is not None and req.documents.collections:
+                self.live = {"n_ctx": model.n_ctx, "searching": True}
+                return chat_documents.reply(model, req.messages, req.documents, state=state,
+                                            retriever=self._documents_retriever(req.documents.root),
+                                            policy=req.policy, on_prompt=on_prompt, **req.sampling)
             return model.chat(req.messages, state=state, policy=req.policy, on_prompt=on_prompt, **req.sampling)
         finally:
             self._idle.set()
+
+    def _documents_retriever(self, root):
+        from app.core.documents.retriever import Retriever
+
+        if self._retriever is None or self._retriever_root != root:
+            self.release_documents()
+            self._retriever, self._retriever_root = Retriever(root=root), root
+        return self._retriever
+
+    def release_documents(self) -> None:
+        retriever, self._retriever = self._retriever, None
+        if retriever is not None:
+            retriever.store.close()
 
     def set_template(self, template: str | None, _state: JobState | None = None) -> LoadInfo | None:
         if self.model is None:

@@ -2,16 +2,22 @@
 
 Rows are laid out once (QTextDocument cached per row and width); while a reply streams only its row changes,
 and the tab feeds it at most every ~30 ms. Each message header carries small actions (copy, edit, regenerate,
-‹ n/m › to switch between branches) hit-tested by the delegate, so there is no widget per message.
+‹ n/m › to switch between branches, Sources) hit-tested by the delegate, so there is no widget per message.
+A reply that drew on documents shows its citations [n] as links to the file and page (sig_link on click).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (QAbstractListModel, QEvent, QModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt,
+                            Signal)
 from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from app.core.chat.documents import DocumentsUse
+from app.ui.open_file import file_url
 
 PAD = 10
 HEADER_H = 22
@@ -28,6 +34,11 @@ class Row:
     sibling_count: int = 1
     streaming: bool = False
     revision: int = 0  # bumped on every content change; part of the layout cache key
+
+    @property
+    def documents(self) -> DocumentsUse | None:
+        """What this reply drew on from document collections (None: it did not use any)."""
+        return DocumentsUse.from_json((self.info or {}).get("documents")) if self.role == "assistant" else None
 
 
 class MessageModel(QAbstractListModel):
@@ -88,7 +99,8 @@ class MessageModel(QAbstractListModel):
 class MessageDelegate(QStyledItemDelegate):
     """Paints a message (header + Markdown body) and handles clicks on its header actions."""
 
-    sig_action = Signal(str, int)  # action ("copy", "edit", "regenerate", "prev", "next", "copy_code"), row
+    sig_action = Signal(str, int)  # action ("copy", "edit", "regenerate", "prev", "next", "copy_code", "sources"), row
+    sig_link = Signal(str, int, int)  # href of a link clicked in a message, its citation number (or -1), row
 
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
@@ -117,7 +129,7 @@ class MessageDelegate(QStyledItemDelegate):
         doc.setDefaultStyleSheet(f"pre, code {{ background-color: {code_bg}; }} table {{ border-collapse: collapse; }}"
                                  " td, th { padding: 2px 6px; }")
         if row.role == "assistant":
-            doc.setMarkdown(row.content or ("…" if row.streaming else ""))
+            doc.setMarkdown(markdown(row) or ("…" if row.streaming else ""))
         else:
             doc.setPlainText(row.content)
         doc.setTextWidth(width)
@@ -145,6 +157,9 @@ class MessageDelegate(QStyledItemDelegate):
             acts.append(("edit", "Edit"))
         if row.role == "assistant" and index_row == self.last_regenerable:
             acts.append(("regenerate", "Regenerate"))
+        use = row.documents
+        if use is not None:
+            acts.append(("sources", f"Sources ({len(use.sources)})" if use.sources else "Sources"))
         if row.sibling_count > 1:
             acts += [("prev", "‹"), ("count", f"{row.sibling_index + 1}/{row.sibling_count}"), ("next", "›")]
         return acts
@@ -210,6 +225,23 @@ class MessageDelegate(QStyledItemDelegate):
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
+    def anchor_at(self, row: Row, rect: QRect, pos: QPoint) -> tuple[str, str]:
+        """(href, link text) of the link under `pos` (view coordinates) in the row painted at `rect`; ("", "")."""
+        doc = self.document(row, self._width(rect.width()))
+        point = QPointF(pos.x() - rect.left() - PAD, pos.y() - rect.top() - PAD - HEADER_H)
+        href = doc.documentLayout().anchorAt(point)
+        if not href:
+            return "", ""
+        position = doc.documentLayout().hitTest(point, Qt.HitTestAccuracy.FuzzyHit)
+        block = doc.findBlock(position)
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.contains(position) and frag.charFormat().anchorHref() == href:
+                return href, frag.text()
+            it += 1
+        return href, ""
+
     def editorEvent(self, event, model, option, index) -> bool:  # noqa: N802
         if event.type() in (QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove):
             row: Row = index.data(MessageModel.RowRole)
@@ -218,17 +250,75 @@ class MessageDelegate(QStyledItemDelegate):
             for key, _label, r in self._action_rects(option.rect, row, index.row()):
                 if r.contains(pos) and key != "count":
                     hit = key
+            href = "" if hit or row.role != "assistant" else self.anchor_at(row, option.rect, pos)[0]
             if event.type() == QEvent.Type.MouseMove:
                 hover = (index.row(), hit) if hit else None
                 if hover != self._hover:
                     self._hover = hover
                     self.view.viewport().update()
-                self.view.viewport().setCursor(Qt.CursorShape.PointingHandCursor if hit else Qt.CursorShape.ArrowCursor)
+                self.view.viewport().setCursor(Qt.CursorShape.PointingHandCursor if hit or href
+                                               else Qt.CursorShape.ArrowCursor)
+                if href:
+                    self.view.viewport().setToolTip(_link_tip(row, href))
                 return False
             if hit and event.button() == Qt.MouseButton.LeftButton:
                 self.sig_action.emit(hit, index.row())
                 return True
+            if href and event.button() == Qt.MouseButton.LeftButton:
+                text = self.anchor_at(row, option.rect, pos)[1]
+                number = re.fullmatch(r"\[(\d+)\]", text.strip())
+                self.sig_link.emit(href, int(number.group(1)) if number else -1, index.row())
+                return True
         return super().editorEvent(event, model, option, index)
+
+
+_CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\](?!\()")
+_CODE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.S)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def _md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def citation_url(source) -> str:
+    return bytes(file_url(source.file, source.page).toEncoded()).decode("ascii")
+
+
+def link_citations(text: str, sources) -> str:
+    """Markdown in which each citation [n] of a given source is a link to its file (and page); code is left as
+    it is, and numbers that name no source stay plain text."""
+    by_n = {s.n: s for s in sources}
+
+    def link(match: re.Match) -> str:
+        numbers = [int(x) for x in re.split(r"[,;]", match.group(1)) if x.strip()]
+        if not numbers or any(n not in by_n for n in numbers):
+            return match.group(0)
+        return ", ".join(f"[\\[{n}\\]](<{citation_url(by_n[n])}>)" for n in numbers)
+
+    parts = _CODE.split(text)
+    return "".join(part if i % 2 else _CITATION.sub(link, part) for i, part in enumerate(parts))
+
+
+def markdown(row: Row) -> str:
+    """What an assistant row shows: its Markdown, with citations as links and a note when the documents gave
+    nothing (or a collection could not be used)."""
+    use = row.documents
+    if use is None:
+        return row.content
+    notes = [f"*{_md_escape(p)}*" for p in use.problems]
+    if use.nothing_found:
+        notes.append(f"*{_md_escape(use.note)}*")
+    body = link_citations(row.content, use.sources) if use.sources else row.content
+    return "\n\n".join([*notes, body]) if notes else body
+
+
+def _link_tip(row: Row, href: str) -> str:
+    use = row.documents
+    for source in use.sources if use else []:
+        if citation_url(source) == href:
+            return f"[{source.n}] {source.label}"
+    return href
 
 
 def _figures(row: Row) -> str:

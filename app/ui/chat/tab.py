@@ -1,7 +1,9 @@
 """Chat tab: conversations on the left, messages in the middle, settings on the right.
 
 Views only: loading and replying are jobs (app/core/chat/session.py) naming the "chat-model" resource; streamed
-text is buffered here and painted at most every 30 ms into the one row that is growing.
+text is buffered here and painted at most every 30 ms into the one row that is growing. A conversation can
+answer from document collections (the picker by the composer); the reply job searches them, and the passages
+it drew on are shown in the sources panel under the messages, its citations [n] linking to file and page.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -25,15 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.chat.documents import DocumentsRequest, DocumentsUse, check_reply
 from app.core.chat.session import RESOURCE, ChatEngine, LoadRequest, ReplyRequest
 from app.core.chat.store import ConversationStore
 from app.core.errors import UserError
 from app.core.jobs import Job
+from app.ui.chat.collections_picker import CollectionsPicker
 from app.ui.chat.messages import MessageDelegate, MessageModel, MessageView, Row
 from app.ui.chat.model_bar import ModelBar
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.sidebar import ConversationSidebar
+from app.ui.chat.sources_panel import SourcesPanel
 from app.ui.context import AppContext
+from app.ui.open_file import open_url
 from app.ui.widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,7 @@ class ChatTab(QWidget):
         self._reply: dict = {}
         self._pending: list[str] = []
         self._closing = False
+        self._doc_store = None  # the documents store, opened when the collections are first listed
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
@@ -92,11 +99,24 @@ class ChatTab(QWidget):
         self.delegate = MessageDelegate(self.view)
         self.view.setItemDelegate(self.delegate)
         self.delegate.sig_action.connect(self._on_action)
+        self.delegate.sig_link.connect(self._on_link)
         self.view.customContextMenuRequested.connect(self._context_menu)
-        page.addWidget(self.view, 1)
+        self.sources = SourcesPanel()
+        self.sources.hide()
+        messages_split = QSplitter(Qt.Orientation.Vertical)
+        messages_split.addWidget(self.view)
+        messages_split.addWidget(self.sources)
+        messages_split.setStretchFactor(0, 3)
+        messages_split.setStretchFactor(1, 1)
+        messages_split.setChildrenCollapsible(False)
+        page.addWidget(messages_split, 1)
+        bar = QHBoxLayout()
+        self.collections_picker = CollectionsPicker(self._collection_names)
+        bar.addWidget(self.collections_picker)
         self.stats = QLabel("")
         self.stats.setObjectName("chatStats")
-        page.addWidget(self.stats)
+        bar.addWidget(self.stats, 1)
+        page.addLayout(bar)
         row = QHBoxLayout()
         self.composer = QPlainTextEdit()
         self.composer.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
@@ -134,6 +154,9 @@ class ChatTab(QWidget):
             lambda: self.model_bar.show_text("Load the model again to apply the new context/GPU/thread settings")
             if self.engine.loaded else None)
         ctx.bus.sig_models_changed.connect(lambda: (self.model_bar.refresh(), self._update_page()))
+        ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
+        self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
+        self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
 
         self._save_conv_timer = QTimer(self, singleShot=True, interval=400)
         self._save_conv_timer.timeout.connect(self._save_conversation_settings)
@@ -207,7 +230,9 @@ class ChatTab(QWidget):
         self.conv_id = None
         self.model.set_rows([])
         self.sidebar.set_current(None)
-        self.panel.set_conversation(self.panel.system_prompt(), {})
+        self.panel.set_conversation(self.panel.system_prompt(), {})  # a new chat keeps the panel's values
+        self.sources.show_use(None)
+        self.sources.hide()
         self.stats.setText("")
         self.composer.setFocus()
 
@@ -218,6 +243,9 @@ class ChatTab(QWidget):
         self.conv_id = cid
         conv = self.store.get(cid)
         self.panel.set_conversation(conv.system_prompt, conv.settings)
+        self.collections_picker.set_attached(conv.settings.get("collections") or [])
+        self.sources.show_use(None)
+        self.sources.hide()
         self.sidebar.set_current(cid)
         self.reload_rows()
 
@@ -235,10 +263,44 @@ class ChatTab(QWidget):
         self.model.set_rows(rows)
         self.view.scrollToBottom()
 
+    def conversation_settings(self) -> dict:
+        return {**self.panel.conversation_settings(), "collections": self.collections_picker.attached()}
+
     def _save_conversation_settings(self) -> None:
         if self.conv_id is not None:
             self.store.update(self.conv_id, system_prompt=self.panel.system_prompt(),
-                              settings=self.panel.conversation_settings())
+                              settings=self.conversation_settings())
+
+    # ---- documents ---------------------------------------------------------------------------------------------
+    def _collection_names(self) -> list[str]:
+        from app.core.documents.store import Store
+
+        if self._doc_store is None:
+            self._doc_store = Store()
+        return [info.name for info in self._doc_store.collections()]
+
+    def _documents_request(self) -> DocumentsRequest | None:
+        names = self.collections_picker.attached()
+        if not names:
+            return None
+        from app.core.documents.service import options_from_settings
+
+        docs = self.ctx.settings.documents
+        return DocumentsRequest(names, k=docs.answer_k, min_similarity=docs.min_similarity,
+                                options=options_from_settings(docs, k=docs.answer_k))
+
+    def show_sources(self, index: int, highlight: int | None = None) -> None:
+        """Show in the sources panel what the message at row `index` drew on."""
+        if 0 <= index < len(self.model.rows):
+            row = self.model.rows[index]
+            self.sources.show_use(row.documents, row.id, highlight)
+
+    def _on_link(self, href: str, number: int, index: int) -> None:
+        """A citation (or other link) clicked in a message: open the file (at its page), show the passage."""
+        url = QUrl(href)
+        if url.isLocalFile():
+            self.show_sources(index, number if number > 0 else None)
+        open_url(url)
 
     # ---- sending and replies -----------------------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
@@ -263,7 +325,7 @@ class ChatTab(QWidget):
             return False
         if self.conv_id is None:
             conv = self.store.create(model=self.cs.last_model, system_prompt=self.panel.system_prompt(),
-                                     settings=self.panel.conversation_settings())
+                                     settings=self.conversation_settings())
             self.conv_id = conv.id
         else:
             self._save_conversation_settings()
@@ -278,12 +340,14 @@ class ChatTab(QWidget):
     def _start_reply(self, parent_id: int) -> None:
         history = self.store.history(self.conv_id)
         sampling = self.panel.sampling()
-        req = ReplyRequest(messages=history, sampling=sampling.kwargs(), policy=self.panel.policy_key())
+        req = ReplyRequest(messages=history, sampling=sampling.kwargs(), policy=self.panel.policy_key(),
+                           documents=self._documents_request())
         self.engine.live = {}
         self._pending = []
         self._reply = {"conv": self.conv_id, "parent": parent_id, "text": "", "pieces": 0, "start": time.monotonic(),
                        "first": None, "sampling": sampling.to_dict(), "model": self.load_info.name if self.load_info
-                       else "", "row": self.model.append(Row(None, "assistant", "", streaming=True))}
+                       else "", "row": self.model.append(Row(None, "assistant", "", streaming=True)),
+                       "documents": None}
         self.delegate.last_regenerable = -1
         self.view.scrollToBottom()
         handle = self.ctx.jobs.submit(Job(self.engine.reply, req, name="Chat reply", resource=RESOURCE))
@@ -297,11 +361,23 @@ class ChatTab(QWidget):
         self._flush_timer.start()
 
     def _on_piece(self, piece) -> None:
+        if isinstance(piece, dict) and "documents" in piece and self._reply:
+            self._on_documents(piece["documents"])
+            return
         if isinstance(piece, str) and piece and self._reply:
             if self._reply.get("first") is None:
                 self._reply["first"] = time.monotonic()
             self._pending.append(piece)
             self._reply["pieces"] += 1
+
+    def _on_documents(self, data: dict) -> None:
+        """The passages the reply is about to draw on (before it streams): show them, say what went wrong."""
+        self._reply["documents"] = data
+        use = DocumentsUse.from_json(data)
+        if use.problems:
+            self.ctx.show_message(" ".join(use.problems), "warning")
+        if use.collections or use.problems:
+            self.sources.show_use(use)
 
     def _flush(self) -> None:
         r = self._reply
@@ -328,6 +404,8 @@ class ChatTab(QWidget):
             if r["pieces"] > 1 and gen > 0:
                 parts.append(f"{(r['pieces'] - 1) / gen:.1f} tok/s")
             parts.append(f"first token {r['first'] - r['start']:.2f} s")
+        elif live.get("searching"):
+            parts.append(f"searching documents… {now - r['start']:.1f} s")
         else:
             parts.append(f"reading the prompt… {now - r['start']:.1f} s")
         if live.get("prompt_tokens"):
@@ -348,7 +426,10 @@ class ChatTab(QWidget):
             return
         r = self._finish_reply()
         info = {**result.to_dict(), "text": None, "note": result.note, "sampling": r["sampling"]}
-        self._store_reply(r, result.text, info)
+        message = self._store_reply(r, result.text, info)
+        use = result.documents
+        if use is not None and (use.collections or use.problems) and r.get("conv") == self.conv_id:
+            self.sources.show_use(use, message.id if message else None)
         self.stats.setText(f"{result.tokens_per_s:.1f} tok/s · first token {result.ttft_s:.2f} s · "
                            f"context {result.context_used}/{result.n_ctx}"
                            + (f" · {result.note}" if result.note else ""))
@@ -359,23 +440,36 @@ class ChatTab(QWidget):
             return
         r = self._finish_reply()
         if how == "cancelled" and r.get("text"):
-            self._store_reply(r, r["text"], {"stopped": "cancelled", "completion_tokens": r["pieces"],
-                                             "sampling": r["sampling"]})
+            self._store_partial(r)
         elif r.get("conv") == self.conv_id:
             self.reload_rows()
         if how == "error":
             self.stats.setText(f"The reply failed: {message}")
         self.sig_reply_finished.emit(how)
 
-    def _store_reply(self, r: dict, text: str, info: dict) -> None:
+    def _store_reply(self, r: dict, text: str, info: dict):
         if r.get("conv") is None:
-            return
+            return None
+        message = None
         try:
-            self.store.add_message(r["conv"], "assistant", text, parent_id=r["parent"], model=r["model"], info=info)
+            message = self.store.add_message(r["conv"], "assistant", text, parent_id=r["parent"], model=r["model"],
+                                             info=info)
         except UserError as exc:  # the conversation was deleted meanwhile
             log.info("reply not stored: %s", exc)
         if r["conv"] == self.conv_id and not self._closing:
             self.reload_rows()
+        return message
+
+    def _store_partial(self, r: dict):
+        """Keep a stopped reply: what came, with its sources and only the citations that name one of them."""
+        text = r["text"]
+        info = {"stopped": "cancelled", "completion_tokens": r["pieces"], "sampling": r["sampling"]}
+        use = DocumentsUse.from_json(r.get("documents"))
+        if use is not None:
+            if use.collections:
+                text = check_reply(text, use)
+            info["documents"] = use.to_json()
+        return self._store_reply(r, text, info)
 
     def stop(self) -> None:
         if self.reply_handle is not None:
@@ -398,6 +492,8 @@ class ChatTab(QWidget):
             self.regenerate()
         elif action in ("prev", "next"):
             self.switch_version(row.id, -1 if action == "prev" else 1)
+        elif action == "sources":
+            self.show_sources(index)
 
     def _context_menu(self, pos) -> None:
         index = self.view.indexAt(pos)
@@ -453,14 +549,17 @@ class ChatTab(QWidget):
             r = self._finish_reply()
             handle.cancel()
             if r.get("text"):
-                self._store_reply(r, r["text"], {"stopped": "cancelled", "completion_tokens": r["pieces"],
-                                                 "sampling": r["sampling"]})
+                self._store_partial(r)
         if self.load_handle is not None:
             self.load_handle.cancel()
         self._save_conv_timer.stop()
         self._save_conversation_settings()
         if self.engine.wait_idle(3.0):
             self.engine.unload()
+            self.engine.release_documents()
+        if self._doc_store is not None:
+            self._doc_store.close()
+            self._doc_store = None
 
 
 def _code_blocks(text: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
+
+from app.ui.open_file import open_file
 
 STATE_LABEL = {"indexed": "Indexed", "pending": "Pending", "failed": "Failed", "duplicate": "Duplicate"}
 STATE_COLOR = {"failed": "#b02a37", "pending": "#997404", "duplicate": "#6c757d"}
@@ -69,4 +71,4 @@ class FilesView(QTreeWidget):
     def _open(self, item: QTreeWidgetItem) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole)
         self.sig_open.emit(path)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        open_file(path)

@@ -6,8 +6,9 @@ import html
 import os
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+
+from app.ui.open_file import file_url, open_url
 
 MODES = [("Hybrid", "hybrid"), ("Meaning (dense)", "dense"), ("Keywords (BM25)", "bm25")]
 
@@ -62,9 +63,7 @@ class SearchPanel(QWidget):
         parts = []
         for i, hit in enumerate(hits, 1):
             where = f"page {hit.page}" if hit.page is not None else html.escape(hit.heading or "")
-            url = QUrl.fromLocalFile(hit.file)
-            if hit.page is not None:
-                url.setFragment(f"page={hit.page}")
+            url = file_url(hit.file, hit.page)
             sim = f" · similarity {hit.similarity:.2f}" if hit.similarity is not None else ""
             text = html.escape(" ".join(hit.text.split()))
             if len(text) > 700:
@@ -75,4 +74,4 @@ class SearchPanel(QWidget):
         self.results.setHtml("".join(parts))
 
     def _open(self, url: QUrl) -> None:
-        QDesktopServices.openUrl(url)
+        open_url(url)

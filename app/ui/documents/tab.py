@@ -32,6 +32,7 @@ class DocumentsTab(QWidget):
         self._index_jobs: dict[str, object] = {}  # collection -> running/queued handle
         self._rerun: set[str] = set()
         self._search_handle = None
+        self._names: list[str] | None = None  # collection names last shown (to tell other tabs of changes)
         self.setAcceptDrops(True)
 
         self.stack = QStackedWidget()
@@ -145,6 +146,10 @@ class DocumentsTab(QWidget):
             self.collections.setCurrentRow(0)
         self.collections.blockSignals(False)
         self.stack.setCurrentIndex(1 if infos else 0)
+        names = [info.name for info in infos]
+        if self._names is not None and names != self._names:
+            self.ctx.bus.sig_collections_changed.emit()
+        self._names = names
         if self.ctx.settings.documents.watch:
             for info in infos:
                 self.watcher.watch(info.name, self.store.sources(info))
