@@ -17,7 +17,7 @@ from app.ui.bus import AppBus
 from app.ui.context import AppContext
 from app.ui.jobs import JobManager
 from app.ui.jobs_indicator import JobsIndicator
-from app.ui.tabs import TABS, tab_class
+from app.ui.tabs import TABS, LazyTabs, TabHost, tab_class
 from app.ui.widgets import MessageBar
 
 log = logging.getLogger(__name__)
@@ -55,21 +55,22 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tab_keys: list[str] = []
-        self.tab_widgets: dict[str, QWidget] = {}
-        for key, module, name in TABS:
-            cls = tab_class(module, name)
-            widget = cls(self.ctx)
-            self.tabs.addTab(widget, cls.title)
+        # Tabs are built when first shown (or looked up): start-up pays only for the tab the user sees.
+        self.tab_widgets = LazyTabs()
+        for key, title, module, name in TABS:
+            host = TabHost(lambda module=module, name=name: tab_class(module, name)(self.ctx))
+            self.tabs.addTab(host, title)
             self.tab_keys.append(key)
-            self.tab_widgets[key] = widget
+            self.tab_widgets.hosts[key] = host
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self._build_menus()
         self._build_status_bar()
         self.jobs.sig_job_failed.connect(lambda handle, message: self.show_message(f"{handle.name} failed: {message}"))
-        self._restore()
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._restore()
+        self.tabs.currentWidget().ensure()
 
         hints = QApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
@@ -179,6 +180,7 @@ class MainWindow(QMainWindow):
         )
 
     def _on_tab_changed(self, index: int) -> None:
+        self.tabs.widget(index).ensure()
         self.settings.ui.last_tab = self.tab_keys[index]
 
     # ---- persistence -------------------------------------------------------------------------------------------
@@ -207,7 +209,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
         self.save_settings()
-        for widget in self.tab_widgets.values():
+        for widget in self.tab_widgets.built():
             shutdown = getattr(widget, "shutdown", None)
             if callable(shutdown):
                 shutdown()

@@ -36,6 +36,20 @@ def test_five_tabs_each_with_an_empty_state_that_says_what_to_do(window):
     assert "Models" in window.tab_widgets["chat"].findChild(EmptyState).text.text()
 
 
+def test_only_the_tab_in_view_is_built_at_start_the_others_when_first_shown(qtbot):
+    settings = Settings.load()
+    settings.ui.last_tab = "segment"
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.current_tab_key() == "segment"
+    assert [type(t).__name__ for t in w.tab_widgets.built()] == ["SegmentTab"]
+    w.show_tab("models")
+    assert {type(t).__name__ for t in w.tab_widgets.built()} == {"SegmentTab", "ModelsTab"}
+    assert w.tabs.currentWidget().widget is w.tab_widgets["models"]
+    w.close()  # shuts down only the tabs that exist
+
+
 def test_go_to_models_button_switches_tab(window, qtbot):
     button = window.tab_widgets["chat"].findChild(EmptyState).buttons[0]
     button.click()

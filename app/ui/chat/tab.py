@@ -47,7 +47,6 @@ REPAINT_MS = 30
 
 
 class ChatTab(QWidget):
-    title = "Chat"
     sig_model_loaded = Signal(object)  # LoadInfo
     sig_reply_finished = Signal(str)  # "done" | "cancelled" | "error"
 

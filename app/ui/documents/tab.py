@@ -23,7 +23,6 @@ BUILTIN_LABEL = "all-MiniLM-L6-v2 (built-in)"
 
 
 class DocumentsTab(QWidget):
-    title = "Documents"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

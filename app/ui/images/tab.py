@@ -43,7 +43,6 @@ from app.ui.widgets import EmptyState
 
 
 class ImagesTab(QWidget):
-    title = "Images"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

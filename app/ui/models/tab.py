@@ -23,7 +23,6 @@ def _memory_job(_inputs, state):
 
 
 class ModelsTab(QWidget):
-    title = "Models"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

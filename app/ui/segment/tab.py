@@ -48,7 +48,6 @@ IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
 
 
 class SegmentTab(QWidget):
-    title = "Segment"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -519,8 +518,8 @@ class SegmentTab(QWidget):
         target = folder / f"{self.opened.image.key[:16]}-{self.session.active.lid}.png"
 
         def done(out: dict) -> None:
+            self.ctx.show_tab("images")  # first: it builds the Images tab if it was never opened
             self.ctx.bus.sig_mask_for_inpaint.emit(out["path"], out["image"])
-            self.ctx.show_tab("images")
 
         return self.export_to("inpaint", target, done)
 
