@@ -70,7 +70,10 @@ class MainWindow(QMainWindow):
         self.jobs.sig_job_failed.connect(lambda handle, message: self.show_message(f"{handle.name} failed: {message}"))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._restore()
-        self.tabs.currentWidget().ensure()
+        # The tab in view is built right after the window's first paint (the frame, menus and tab bar show at
+        # once, the tab's contents a moment later), or after a second if the window is not painted (minimized).
+        self._first_paint_done = False
+        QTimer.singleShot(1000, self._build_current_tab)
 
         hints = QApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
@@ -178,6 +181,15 @@ class MainWindow(QMainWindow):
             f"CPU: {info.cpu_name} ({', '.join(info.cpu_features) or 'no SIMD extensions found'}), "
             f"{info.physical_cores} cores, {info.ram_bytes / 2**30:.1f} GB RAM"
         )
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().paintEvent(event)
+        if not self._first_paint_done:
+            self._first_paint_done = True
+            QTimer.singleShot(0, self._build_current_tab)
+
+    def _build_current_tab(self) -> None:
+        self.tabs.currentWidget().ensure()
 
     def _on_tab_changed(self, index: int) -> None:
         self.tabs.widget(index).ensure()

@@ -38,6 +38,8 @@ class TabHost(QWidget):
         if self.widget is None:
             self.widget = self._build()
             self.layout().addWidget(self.widget)
+            if self.isVisible():  # the layout would show it only at the next event-loop turn
+                self.widget.show()
         return self.widget
 
 

@@ -43,6 +43,7 @@ def test_only_the_tab_in_view_is_built_at_start_the_others_when_first_shown(qtbo
     qtbot.addWidget(w)
     w.show()
     assert w.current_tab_key() == "segment"
+    qtbot.waitUntil(lambda: bool(w.tab_widgets.built()), timeout=5000)  # built right after the first paint
     assert [type(t).__name__ for t in w.tab_widgets.built()] == ["SegmentTab"]
     w.show_tab("models")
     assert {type(t).__name__ for t in w.tab_widgets.built()} == {"SegmentTab", "ModelsTab"}
