@@ -68,9 +68,10 @@ def hearth_run(engine, messages: list[dict], n: int, seed: int) -> tuple[float, 
 
 
 def ui_lateness(path: str, n_tokens: int, threads: int, n_ctx: int) -> tuple[float, float, int]:
-    """Real window offscreen: load through the Chat tab, send, sample a 10 ms timer while it generates."""
+    """Real window offscreen, real event loop: load through the Chat tab, send, and while the reply streams let a
+    10 ms QTimer record how late each of its ticks comes."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from app.core.settings import Settings
     from app.ui.app import create_window
@@ -81,11 +82,15 @@ def ui_lateness(path: str, n_tokens: int, threads: int, n_ctx: int) -> tuple[flo
     qapp, window = create_window(settings)
     window.show()
     tab = window.tab_widgets["chat"]
-    deadline = time.monotonic() + 120
+    loop = QEventLoop()
+    tab.sig_model_loaded.connect(lambda _info: loop.quit())
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(loop.quit)
+    guard.start(120_000)
     tab.load_model(path)
-    while not tab.engine.loaded and time.monotonic() < deadline:
-        qapp.processEvents()
-        time.sleep(0.005)
+    loop.exec()
+    guard.stop()
     if not tab.engine.loaded:
         raise SystemExit("the Chat tab did not load the model")
     tab.panel.temperature.setValue(0.0)
@@ -96,6 +101,7 @@ def ui_lateness(path: str, n_tokens: int, threads: int, n_ctx: int) -> tuple[flo
     lateness: list[float] = []
     clock = QElapsedTimer()
     timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
     timer.setInterval(10)
     last = [0]
 
@@ -105,12 +111,11 @@ def ui_lateness(path: str, n_tokens: int, threads: int, n_ctx: int) -> tuple[flo
         last[0] = now
 
     timer.timeout.connect(tick)
+    tab.sig_reply_finished.connect(lambda _how: loop.quit())
     tab.send(PROMPT)
     clock.start()
     timer.start()
-    while tab.replying and time.monotonic() < deadline + 300:
-        qapp.processEvents()
-        time.sleep(0.001)
+    loop.exec()
     timer.stop()
     samples = len(lateness)
     window.close()
