@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from app.core.errors import JobCancelled, UserError
+from app.cli.common import run_guarded
+from app.core.errors import UserError
 
 
 def register(sub) -> None:
@@ -71,14 +71,8 @@ def _search_options(parser, k_default) -> None:
 
 def _guard(fn):
     def wrapper(args) -> int:
-        try:
-            return fn(args)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except (JobCancelled, KeyboardInterrupt):
-            print("\ncancelled: what was indexed is kept; run the same command to continue", file=sys.stderr)
-            return 130
+        return run_guarded(lambda: fn(args),
+                           cancelled="\ncancelled: what was indexed is kept; run the same command to continue")
     return wrapper
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from app.core.errors import JobCancelled, UserError
+from app.core.errors import UserError
 
 
 def register(sub) -> None:
@@ -70,31 +69,29 @@ def build_params(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.core.jobs import ConsoleState, Job, run_sync
-    from app.core.settings import Settings
+    from app.cli.common import run_guarded
+    from app.core.jobs import ConsoleState
 
     state = ConsoleState()
-    try:
-        params = build_params(args)
-        settings = Settings.load().images
-        if args.allow_pickle:
-            settings.allow_pickle = True
-        from app.core.images.engine import RESOURCE, ImageEngine, ImageRequest
+    return run_guarded(lambda: _run(args, state), state)
 
-        engine = ImageEngine(settings)
-        out = Path(args.out).expanduser()
-        if out.suffix.lower() != ".png":
-            raise UserError(f"--out must be a .png file (got {out.name}); Hearth stores parameters in PNG.")
-        results = run_sync(Job(engine.generate, ImageRequest(params, out=str(out), previews=False),
-                               name="image", resource=RESOURCE), state)
-    except UserError as exc:
-        state.finish()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (JobCancelled, KeyboardInterrupt):
-        state.finish()
-        print("cancelled", file=sys.stderr)
-        return 130
+
+def _run(args: argparse.Namespace, state) -> int:
+    from app.core.jobs import Job, run_sync
+    from app.core.settings import Settings
+
+    params = build_params(args)
+    settings = Settings.load().images
+    if args.allow_pickle:
+        settings.allow_pickle = True
+    from app.core.images.engine import RESOURCE, ImageEngine, ImageRequest
+
+    engine = ImageEngine(settings)
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must be a .png file (got {out.name}); Hearth stores parameters in PNG.")
+    results = run_sync(Job(engine.generate, ImageRequest(params, out=str(out), previews=False),
+                           name="image", resource=RESOURCE), state)
     state.finish()
     for result in results:
         print(f"{result.path}\tseed={result.seed}")

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.core.errors import JobCancelled, UserError
+from app.core.errors import UserError
 
 
 def register(sub) -> None:
@@ -38,17 +38,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.core.jobs import ConsoleState
 
+    from app.cli.common import run_guarded
+
     state = ConsoleState()
-    try:
-        return _run(args, state)
-    except UserError as exc:
-        state.finish()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (JobCancelled, KeyboardInterrupt):
-        state.finish()
-        print("cancelled", file=sys.stderr)
-        return 130
+    return run_guarded(lambda: _run(args, state), state)
 
 
 def _run(args, state) -> int:

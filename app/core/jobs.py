@@ -94,6 +94,16 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def format_duration(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '1 h 07 min' — for ETAs in progress texts."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def run_sync(job: Job, state: JobState | None = None) -> Any:
     """Run a job in the calling thread (CLI, tests, benchmarks). JobCancelled propagates."""
     return job.fn(job.inputs, state or JobState())

@@ -5,7 +5,7 @@ import textwrap
 import time
 
 import pytest
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication
 
 from app.core import paths
 from app.core.jobs import Job

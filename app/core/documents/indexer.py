@@ -21,6 +21,7 @@ from app.core.documents.chunker import chunk_sections
 from app.core.documents.parsers import ParseFailure, parse_file
 from app.core.documents.store import DUPLICATE, FAILED, INDEXED, PENDING, CollectionInfo, Store
 from app.core.errors import UserError
+from app.core.jobs import format_duration
 
 DEFAULT_CHUNK_TOKENS = 128  # chosen by tests/benchmarks/rag_quality.py (hybrid recall@5 0.951 vs 0.902 at 200)
 DEFAULT_CHUNK_OVERLAP = 40
@@ -270,7 +271,7 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
         fraction = done_bytes / total_bytes
         rate = chunks_written / elapsed if elapsed > 0 else 0.0
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-        eta_text = f" · ETA {_duration(eta)}" if eta is not None and fraction < 1 else ""
+        eta_text = f" · ETA {format_duration(eta)}" if eta is not None and fraction < 1 else ""
         state.progress(fraction, f"{files_done}/{len(work)} files · {chunks_written} chunks · {rate:.0f} chunks/s"
                                  f"{eta_text}")
 
@@ -281,7 +282,6 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
     state.progress(0.0, f"0/{len(work)} files")
 
     pending: list[tuple] = []  # (path, st, digest, chunk, index, total, pages)
-    open_files: dict[str, list] = {}
 
     def flush(final: bool) -> None:
         nonlocal pending
@@ -345,12 +345,3 @@ def _embed_text(chunk) -> str:
     if chunk.heading and not chunk.text.startswith(chunk.heading):
         return f"{chunk.heading}\n{chunk.text}"
     return chunk.text
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlparse
 
 from app.core import paths
 from app.core.errors import JobCancelled, UserError
+from app.core.jobs import format_duration
 from app.core.models import hub, registry
 
 CHUNK = 1 << 20
@@ -266,7 +267,7 @@ class _Meter:
         if self.rate > 0:
             parts.append(f"{_human(self.rate)}/s")
         if self.eta is not None:
-            parts.append(f"{_duration(self.eta)} left")
+            parts.append(f"{format_duration(self.eta)} left")
         return " · ".join(parts)
 
 
@@ -276,15 +277,6 @@ def _human(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
-
-
-def _duration(s: float) -> str:
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _expand(spec: DownloadSpec) -> None:

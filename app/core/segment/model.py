@@ -10,6 +10,7 @@ torch and segment_anything are imported inside the functions that need them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -282,6 +283,7 @@ def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
     except Exception as exc:  # out of GPU memory, a broken driver: fall back to the CPU
         if dev == "cpu":
             raise
+        logging.getLogger(__name__).warning("SAM could not move to %s (%s); using the CPU", dev, exc)
         torch.cuda.empty_cache() if dev == "cuda" else None
         dev = "cpu"
         limit_cpu_threads()

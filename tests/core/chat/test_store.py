@@ -1,7 +1,6 @@
 """Conversations in SQLite: branches on edit and regenerate, persistence, and a kill mid-write losing nothing saved."""
 
 import subprocess
-import sys
 import textwrap
 
 from app.core import paths

@@ -8,7 +8,7 @@ from app.core.documents.retriever import Retriever, SearchOptions
 from app.core.documents.store import FAILED, INDEXED, PENDING, Store
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
-from tests.core.documents.corpus import make_encrypted_pdf, make_malformed_pdf, make_pdf, make_scanned_pdf
+from tests.core.documents.corpus import make_encrypted_pdf, make_malformed_pdf, make_scanned_pdf
 
 
 def index(name, paths=(), **kw):

@@ -104,7 +104,7 @@ def test_cache_cap_evicts_least_recently_used(tiny_sam_path, tmp_path):
     one = cache.total_bytes()
     cache.max_bytes = int(one * 2.5)  # room for two entries
     engine.encode(images[1])
-    import os, time
+    import time
     # make image 0 the most recently used, then add a third: image 1 must go
     engine._memory.clear()
     time.sleep(0.02)
