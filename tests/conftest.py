@@ -33,6 +33,16 @@ def subprocess_env(hearth_home) -> dict:
     return env
 
 
+@pytest.fixture(scope="module")
+def server():
+    """A threaded HTTP server on 127.0.0.1 with Range support (tests/fixtures/http_server.py)."""
+    from tests.fixtures.http_server import FileServer
+
+    s = FileServer()
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def python() -> str:
     return sys.executable

@@ -1,14 +1,5 @@
 import pytest
 
-from tests.fixtures.http_server import FileServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = FileServer()
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def online(server, monkeypatch):

@@ -9,17 +9,9 @@ from app.ui.context import AppContext
 from app.ui.jobs import JobManager
 from app.ui.models.downloads_view import DownloadsPanel
 from app.ui.models.tab import ModelsTab
-from tests.fixtures.http_server import FileServer
 from tests.fixtures.tiny_gguf import write_tiny_llama
 
 GB = 10**9
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = FileServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture
