@@ -44,6 +44,7 @@ class ChatSettings:
     flash_attn: bool = True
     use_mmap: bool = True
     last_model: str = ""  # path of the GGUF loaded last
+    last_conversation: str = ""  # the conversation open when Hearth closed; reopened at start
     templates: dict = field(default_factory=dict)  # model path -> template override ("auto", "gemma", …)
     user_presets: dict = field(default_factory=dict)  # name -> sampling values
 

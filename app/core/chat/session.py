@@ -45,10 +45,24 @@ class ChatEngine:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._close_pending = False
         # Figures of the reply in progress, read by the GUI's repaint timer (plain values: no widget access).
         self.live: dict = {}
         self._retriever = None  # documents retriever kept across turns (its store connection; embedders are
         self._retriever_root = None  # cached per process by documents.embedder)
+
+    def close_when_idle(self, timeout: float = 3.0) -> bool:
+        """Free the model (and the documents store) now if no job holds them within `timeout` s, else as soon as
+        the running job ends (a token can take seconds on a busy machine). True when they were freed now."""
+        self._close_pending = True
+        if self._idle.wait(timeout):
+            self._close()
+            return True
+        return False
+
+    def _close(self) -> None:
+        self.unload()
+        self.release_documents()
 
     def wait_idle(self, timeout: float) -> bool:
         """True when no load/reply is running (or it stopped within `timeout` seconds)."""
@@ -71,6 +85,8 @@ class ChatEngine:
             return model.load_info
         finally:
             self._idle.set()
+            if self._close_pending:
+                self._close()
 
     def reply(self, req: ReplyRequest, state: JobState) -> ChatResult:
         self._idle.clear()
@@ -91,6 +107,8 @@ class ChatEngine:
             return model.chat(req.messages, state=state, policy=req.policy, on_prompt=on_prompt, **req.sampling)
         finally:
             self._idle.set()
+            if self._close_pending:
+                self._close()
 
     def _documents_retriever(self, root):
         from app.core.documents.retriever import Retriever

@@ -165,6 +165,11 @@ class ChatTab(QWidget):
         if self.cs.last_model and Path(self.cs.last_model).is_file():
             self.model_bar.select(self.cs.last_model)
             QTimer.singleShot(0, lambda: self.load_model(self.cs.last_model))
+        if self.cs.last_conversation:  # pick up where the user left off
+            try:
+                self.open_conversation(self.cs.last_conversation)
+            except UserError:  # deleted meanwhile (e.g. from the CLI)
+                self.cs.last_conversation = ""
         self._update_page()
 
     # ---- pages -------------------------------------------------------------------------------------------------
@@ -227,6 +232,7 @@ class ChatTab(QWidget):
     def new_conversation(self) -> None:
         self.stop()
         self.conv_id = None
+        self.cs.last_conversation = ""
         self.model.set_rows([])
         self.sidebar.set_current(None)
         self.panel.set_conversation(self.panel.system_prompt(), {})  # a new chat keeps the panel's values
@@ -238,9 +244,10 @@ class ChatTab(QWidget):
     def open_conversation(self, cid: str) -> None:
         if cid == self.conv_id:
             return
+        conv = self.store.get(cid)
         self.stop()
         self.conv_id = cid
-        conv = self.store.get(cid)
+        self.cs.last_conversation = cid
         self.panel.set_conversation(conv.system_prompt, conv.settings)
         self.collections_picker.set_attached(conv.settings.get("collections") or [])
         self.sources.show_use(None)
@@ -326,6 +333,7 @@ class ChatTab(QWidget):
             conv = self.store.create(model=self.cs.last_model, system_prompt=self.panel.system_prompt(),
                                      settings=self.conversation_settings())
             self.conv_id = conv.id
+            self.cs.last_conversation = conv.id
         else:
             self._save_conversation_settings()
         user = self.store.add_message(self.conv_id, "user", text)
@@ -553,9 +561,7 @@ class ChatTab(QWidget):
             self.load_handle.cancel()
         self._save_conv_timer.stop()
         self._save_conversation_settings()
-        if self.engine.wait_idle(3.0):
-            self.engine.unload()
-            self.engine.release_documents()
+        self.engine.close_when_idle(3.0)
         if self._doc_store is not None:
             self._doc_store.close()
             self._doc_store = None

@@ -127,7 +127,7 @@ def test_stream_stop_regenerate_edit_branch_and_restart(qtbot, window, hearth_ho
     qtbot.addWidget(again)
     tab2 = chat_tab(again)
     assert cid in tab2.sidebar.ids()
-    tab2.open_conversation(cid)
+    assert tab2.conv_id == cid  # the conversation open at quit is open again
     assert [r.content for r in tab2.model.rows][::2] == ["Count from one to fifty in words.",
                                                         "Thanks. Another one?"]
     assert tab2.model.rows[0].sibling_count == 2
@@ -142,8 +142,8 @@ def test_closing_the_app_mid_reply_keeps_the_partial_reply_and_frees_the_model(q
     qtbot.waitUntil(lambda: len(tab.model.rows[-1].content) > 0, timeout=REPLY_MS)
     cid = tab.conv_id
     window.close()
-    assert not tab.engine.loaded  # the model was freed
-    assert window.jobs.wait(5000)  # no worker thread left running
+    assert window.jobs.wait(10_000)  # no worker thread left running
+    assert not tab.engine.loaded  # the model was freed (at once, or when the reply's last token came)
     store = ConversationStore()
     msgs = store.branch(cid)
     assert [m.role for m in msgs] == ["user", "assistant"]
