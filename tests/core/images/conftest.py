@@ -36,10 +36,10 @@ def tiny_sdxl(tiny_models, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_aux(tmp_path_factory):
     """Tiny helper models: TAESD for SD (2x upsampling) and SDXL (4x, so a test can tell which one decoded a
-    preview), and a Depth Anything with its image processor."""
+    preview), and two depth estimators with their image processors: Depth Anything and DPT."""
     from tests.core.images import tiny
 
     root = tmp_path_factory.mktemp("tiny-aux")
     return {"taesd": tiny.build_taesd(root / "taesd", blocks=2), "taesdxl": tiny.build_taesd(root / "taesdxl", blocks=3),
-            "depth": tiny.build_depth(root / "depth-anything-small")}
+            "depth": tiny.build_depth(root / "depth-anything-small"), "dpt": tiny.build_dpt(root / "dpt-large")}
 

@@ -401,6 +401,20 @@ def build_depth(folder: Path, seed: int = 3) -> Path:
     return folder
 
 
+def build_dpt(folder: Path, seed: int = 4) -> Path:
+    """A tiny DPT (ViT backbone, the MiDaS / Intel DPT architecture) with its image processor."""
+    import torch
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    torch.manual_seed(seed)
+    config = DPTConfig(image_size=32, patch_size=16, num_channels=3, hidden_size=32, num_hidden_layers=4,
+                       backbone_out_indices=[0, 1, 2, 3], num_attention_heads=4, intermediate_size=37,
+                       neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, is_hybrid=False)
+    DPTForDepthEstimation(config).eval().save_pretrained(folder, safe_serialization=True)
+    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(folder)
+    return folder
+
+
 def install(model: Path, home: Path, kind: str, name: str = "") -> Path:
     """Copy a model into HEARTH_HOME's models folder the way the Models tab stores it (<models>/<kind>/<name>)."""
     import shutil
