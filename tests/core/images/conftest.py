@@ -40,6 +40,8 @@ def tiny_aux(tmp_path_factory):
     from tests.core.images import tiny
 
     root = tmp_path_factory.mktemp("tiny-aux")
-    return {"taesd": tiny.build_taesd(root / "taesd", blocks=2), "taesdxl": tiny.build_taesd(root / "taesdxl", blocks=3),
-            "depth": tiny.build_depth(root / "depth-anything-small"), "dpt": tiny.build_dpt(root / "dpt-large")}
+    return {"taesd": tiny.build_taesd(root / "taesd", blocks=2),
+            "taesdxl": tiny.build_taesd(root / "taesdxl", blocks=3),
+            "depth": tiny.build_depth(root / "depth-anything-small"),
+            "dpt": tiny.build_dpt(root / "dpt-large")}
 
