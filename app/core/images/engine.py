@@ -129,6 +129,7 @@ class ImageEngine:
         params = request.params
         validate(params)
         self.previewer.mode = getattr(self.settings, "preview", "auto") if request.previews else "off"
+        self.previewer.begin()
         state.check()
         model = self.load(params, state)
         state.check()

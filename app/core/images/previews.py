@@ -47,12 +47,21 @@ def find_taesd(family: str):
 
 
 class Previewer:
-    """Turns latents into preview images; loads TAESD lazily when one is installed."""
+    """Turns latents into preview images; loads TAESD lazily when one is installed.
+
+    The engine lives as long as the Images tab, so which TAESD is installed is looked up again for every
+    generation (`begin`), not once: one downloaded or removed while Hearth runs is picked up by the next image.
+    The model itself is reloaded only when that answer changes."""
 
     def __init__(self, mode: str = "auto") -> None:
         self.mode = mode  # auto | taesd | approx | off
         self._taesd = None
-        self._taesd_key = None
+        self._taesd_key = None  # (family, device, path) of what _taesd holds (False: none, or it failed)
+        self._looked_up = None  # (family, device) already looked up in this generation
+
+    def begin(self) -> None:
+        """A new generation starts: look for an installed TAESD again at its first preview."""
+        self._looked_up = None
 
     def preview(self, latents, family: str, device: str = "cpu"):
         if self.mode == "off":
@@ -72,11 +81,14 @@ class Previewer:
         return approx_rgb(latents, family)
 
     def _load_taesd(self, family: str, device: str):
-        key = (family, device)
+        if self._looked_up == (family, device):
+            return self._taesd or None
+        self._looked_up = (family, device)
+        path = find_taesd(family)
+        key = (family, device, path)
         if self._taesd_key == key:
             return self._taesd or None
         self._taesd_key, self._taesd = key, False
-        path = find_taesd(family)
         if path is None:
             return None
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import struct
 from pathlib import Path
 
@@ -54,13 +55,18 @@ def check_safetensors(path: Path) -> dict:
 
 
 def check_model_path(path: Path | str, allow_pickle: bool = False, what: str = "Model") -> Path:
-    """Validate a model path before anything is loaded from it. Returns the resolved path."""
+    """Validate a model path before anything is loaded from it. Returns the absolute path, resolved unless it is
+    itself a link: then the link is kept, because its name is what says what the file is (the Hugging Face cache
+    links `snapshots/<rev>/sd_turbo.safetensors` to `blobs/<sha256>`, a name with no suffix and no model name)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{what} not found: {path}. Check the path, or pick an installed model.")
+    path = Path(os.path.abspath(path))
+    if not path.is_symlink():
+        path = path.resolve()
     if path.is_dir():
         _check_folder(path, allow_pickle, what)
-        return path.resolve()
+        return path
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         check_safetensors(path)
@@ -70,7 +76,7 @@ def check_model_path(path: Path | str, allow_pickle: bool = False, what: str = "
         log.warning("opening pickle-based file %s weights-only, as the settings allow", path)
     else:
         raise UserError(f"{path.name} is not a model file Hearth knows (expected .safetensors or a diffusers folder).")
-    return path.resolve()
+    return path
 
 
 def _check_folder(path: Path, allow_pickle: bool, what: str) -> None:

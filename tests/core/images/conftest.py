@@ -22,3 +22,26 @@ def engine():
     eng = ImageEngine(ImagesSettings(preview="approx"))
     yield eng
     eng.free()
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tiny_models, tmp_path_factory):
+    """A tiny SDXL (two text encoders, text_time UNet) as a diffusers folder and as a single file in Stability's
+    key layout, plus an SDXL ControlNet. Built once per test session."""
+    from tests.core.images import tiny
+
+    return tiny.build_sdxl(tmp_path_factory.mktemp("tiny-sdxl"), tiny_models["tokenizer"])
+
+
+@pytest.fixture(scope="session")
+def tiny_aux(tmp_path_factory):
+    """Tiny helper models: TAESD for SD (2x upsampling) and SDXL (4x, so a test can tell which one decoded a
+    preview), and two depth estimators with their image processors: Depth Anything and DPT."""
+    from tests.core.images import tiny
+
+    root = tmp_path_factory.mktemp("tiny-aux")
+    return {"taesd": tiny.build_taesd(root / "taesd", blocks=2),
+            "taesdxl": tiny.build_taesd(root / "taesdxl", blocks=3),
+            "depth": tiny.build_depth(root / "depth-anything-small"),
+            "dpt": tiny.build_dpt(root / "dpt-large")}
+

@@ -148,3 +148,47 @@ def test_bad_requests_are_explained(change, message):
         setattr(params, k, v)
     with pytest.raises(UserError, match=message):
         ImageEngine().generate(params, JobState())
+
+
+def _hf_cache_link(blob_source, tmp_path, name):
+    """The Hugging Face cache layout: snapshots/<rev>/<name> is a link to blobs/<sha256> (no suffix, no name)."""
+    import shutil
+
+    blob = tmp_path / "hub" / "blobs" / "9f2c41d0e7"
+    blob.parent.mkdir(parents=True)
+    shutil.copy2(blob_source, blob)
+    link = tmp_path / "hub" / "snapshots" / "0123abc" / name
+    link.parent.mkdir(parents=True)
+    link.symlink_to(blob)
+    return link
+
+
+def test_a_link_keeps_its_name_and_suffix(tiny_models, tmp_path):
+    link = _hf_cache_link(tiny_models["single"], tmp_path, "sd_turbo.safetensors")
+    checked = check_model_path(link)
+    assert checked == link and checked.suffix == ".safetensors"
+    folder_link = tmp_path / "linked-folder"
+    folder_link.symlink_to(tiny_models["folder"], target_is_directory=True)
+    assert check_model_path(folder_link) == folder_link
+
+
+def test_a_safetensors_link_to_a_pickle_blob_is_not_unpickled(evil_ckpt, tmp_path):
+    path, marker = evil_ckpt
+    link = _hf_cache_link(path, tmp_path, "model.safetensors")
+    for allow in (False, True):
+        with pytest.raises(UserError, match="not a valid .safetensors"):
+            ImageEngine(ImagesSettings(allow_pickle=allow)).generate(GenerationParams(prompt="x", model=str(link)),
+                                                                     JobState())
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_checkpoint_linked_from_the_hugging_face_cache_loads(tiny_models, tmp_path):
+    """Was: the loader followed the link to blobs/<sha256>, saw no .safetensors suffix and took the pickle path
+    ("could not be read weights-only"), although the file is safetensors and pickle files were not allowed."""
+    link = _hf_cache_link(tiny_models["single"], tmp_path, "v1-5-pruned-emaonly.safetensors")
+    params = GenerationParams(prompt="a cat", model=str(link), config=str(tiny_models["config"]), steps=1,
+                              width=64, height=64, seed=3, scheduler="Euler")
+    engine = ImageEngine(ImagesSettings(preview="off"))
+    assert engine.generate(params, JobState())[0].path.exists()
+    assert engine.cache.model.path == link and engine.cache.model.family == "sd1"

@@ -103,7 +103,8 @@ def _unet_prefix_map(config) -> list[tuple[str, str]]:
     up_attn = ["CrossAttn" in t for t in config["up_block_types"]]
     pairs = [("time_embedding.linear_1.", "time_embed.0."), ("time_embedding.linear_2.", "time_embed.2."),
              ("conv_in.", "input_blocks.0.0."), ("conv_norm_out.", "out.0."), ("conv_out.", "out.2."),
-             ("mid_block.attentions.0.", "middle_block.1.")]
+             ("mid_block.attentions.0.", "middle_block.1."),
+             ("add_embedding.linear_1.", "label_emb.0.0."), ("add_embedding.linear_2.", "label_emb.0.2.")]  # SDXL
     for j in range(2):
         pairs.append((f"mid_block.resnets.{j}.", f"middle_block.{2 * j}."))
     for i in range(n):
@@ -156,13 +157,11 @@ def _vae_prefix_map(config) -> list[tuple[str, str]]:
     return pairs
 
 
-def ldm_state_dict(components: dict) -> dict:
-    """The pipeline's weights under the original checkpoint names, checked against diffusers' converters."""
+def _ldm_unet_vae(unet, vae) -> dict:
+    """UNet and VAE weights under the LDM names (the same in SD 1.x/2.x and SDXL files), self-checked."""
     import torch
-    from diffusers.loaders.single_file_utils import (convert_ldm_clip_checkpoint, convert_ldm_unet_checkpoint,
-                                                     convert_ldm_vae_checkpoint)
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint
 
-    unet, vae, text = components["unet"], components["vae"], components["text_encoder"]
     out = {}
     umap = _unet_prefix_map(unet.config)
     for k, v in unet.state_dict().items():
@@ -174,10 +173,6 @@ def ldm_state_dict(components: dict) -> dict:
         if ".attn_1." in name and name.endswith(("q.weight", "k.weight", "v.weight", "proj_out.weight")):
             v = v[:, :, None, None]  # LDM attention uses 1x1 convolutions
         out["first_stage_model." + name] = v.clone()
-    for k, v in text.state_dict().items():
-        # Original checkpoints name CLIP weights "text_model.…" (transformers 5 drops that prefix in memory).
-        name = k if k.startswith("text_model.") else "text_model." + k
-        out["cond_stage_model.transformer." + name] = v.clone()
     # Self-check: diffusers' LDM → diffusers converters give back exactly the original weights.
     back = convert_ldm_unet_checkpoint(out, dict(unet.config))
     assert set(back) == set(unet.state_dict()), set(back) ^ set(unet.state_dict())
@@ -185,15 +180,46 @@ def ldm_state_dict(components: dict) -> dict:
     assert set(vback) == set(vae.state_dict()), set(vback) ^ set(vae.state_dict())
     for k, v in vback.items():
         assert torch.equal(v.reshape(vae.state_dict()[k].shape), vae.state_dict()[k]), k
+    return out
+
+
+def ldm_state_dict(components: dict) -> dict:
+    """The pipeline's weights under the original checkpoint names, checked against diffusers' converters."""
+    from diffusers.loaders.single_file_utils import convert_ldm_clip_checkpoint
+
+    text = components["text_encoder"]
+    out = _ldm_unet_vae(components["unet"], components["vae"])
+    for k, v in text.state_dict().items():
+        # Original checkpoints name CLIP weights "text_model.…" (transformers 5 drops that prefix in memory).
+        name = k if k.startswith("text_model.") else "text_model." + k
+        out["cond_stage_model.transformer." + name] = v.clone()
     tback = convert_ldm_clip_checkpoint(out)
     assert len(tback) == len(text.state_dict())
     return out
 
 
-def save_single_file(components: dict, path: Path) -> Path:
+def ldm_sd2_state_dict(components: dict) -> dict:
+    """The same SD weights as an SD 2.x file lays them out: the text encoder under OpenCLIP's names
+    (cond_stage_model.model.…), which is how Hearth and diffusers tell 2.x from 1.x."""
+    import torch
+    from diffusers.loaders.single_file_utils import convert_open_clip_checkpoint
+
+    text = components["text_encoder"]
+    out = _ldm_unet_vae(components["unet"], components["vae"])
+    for k, v in _open_clip_state_dict(text).items():
+        out["cond_stage_model.model." + k] = v.clone()
+    back = {k.removeprefix("text_model."): v for k, v in convert_open_clip_checkpoint(text, out).items()}
+    want = text.state_dict()
+    assert set(back) == set(want), set(back) ^ set(want)
+    assert all(torch.equal(v, want[k]) for k, v in back.items())
+    return out
+
+
+def save_single_file(components: dict, path: Path, layout: str = "sd1") -> Path:
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in ldm_state_dict(components).items()}, str(path))
+    state = ldm_sd2_state_dict(components) if layout == "sd2" else ldm_state_dict(components)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
 
 
@@ -205,5 +231,195 @@ def build_all(root: Path) -> dict[str, Path]:
     write_tokenizer(tok)
     folder = save_diffusers(components, tok, root / "tiny-sd")
     single = save_single_file(components, root / "tiny-sd.safetensors")
+    single_sd2 = save_single_file(components, root / "tiny-sd2.safetensors", layout="sd2")
     controlnet = build_controlnet(components["unet"], root / "tiny-controlnet")
-    return {"folder": folder, "single": single, "config": folder, "controlnet": controlnet, "tokenizer": tok}
+    return {"folder": folder, "single": single, "single_sd2": single_sd2, "config": folder, "controlnet": controlnet,
+            "tokenizer": tok}
+
+
+# ---- SDXL ---------------------------------------------------------------------------------------------------
+# In the style of diffusers' own tiny SDXL tests: a "text_time" UNet conditioned on two CLIP text encoders, the
+# second with a projection. The encoders differ in width (32 and 48, like 768 / 1280 in the real model): diffusers'
+# single-file loader tells CLIP-L from OpenCLIP-bigG by that width.
+XL_TIME_DIM = 8  # addition_time_embed_dim: 6 size/crop numbers → 6 * 8 features
+XL_TE1, XL_TE2, XL_PROJ = 32, 48, 32
+
+
+def build_sdxl_components(seed: int = 0) -> dict:
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=SIZE // 2, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time", addition_time_embed_dim=XL_TIME_DIM,
+        projection_class_embeddings_input_dim=6 * XL_TIME_DIM + XL_PROJ, cross_attention_dim=XL_TE1 + XL_TE2,
+        norm_num_groups=32)
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=32, sample_size=SIZE,
+        scaling_factor=0.13025)
+
+    def clip(width: int) -> CLIPTextConfig:
+        return CLIPTextConfig(hidden_size=width, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                              vocab_size=1000, max_position_embeddings=77, projection_dim=XL_PROJ, bos_token_id=0,
+                              eos_token_id=2, pad_token_id=1, hidden_act="gelu")
+
+    text = CLIPTextModel(clip(XL_TE1))
+    text_2 = CLIPTextModelWithProjection(clip(XL_TE2))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    return {"unet": unet.eval(), "vae": vae.eval(), "text_encoder": text.eval(), "text_encoder_2": text_2.eval(),
+            "scheduler": scheduler}
+
+
+def build_sdxl_controlnet(unet, folder: Path, seed: int = 1) -> Path:
+    import torch
+    from diffusers import ControlNetModel
+
+    torch.manual_seed(seed)
+    cfg = unet.config
+    cn = ControlNetModel(
+        block_out_channels=cfg.block_out_channels, layers_per_block=1, in_channels=4,
+        down_block_types=cfg.down_block_types, attention_head_dim=cfg.attention_head_dim,
+        use_linear_projection=True, transformer_layers_per_block=cfg.transformer_layers_per_block,
+        addition_embed_type="text_time", addition_time_embed_dim=cfg.addition_time_embed_dim,
+        projection_class_embeddings_input_dim=cfg.projection_class_embeddings_input_dim,
+        cross_attention_dim=cfg.cross_attention_dim, norm_num_groups=32, conditioning_embedding_out_channels=(16, 32))
+    cn.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_sdxl_diffusers(components: dict, tokenizer_dir: Path, folder: Path) -> Path:
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
+
+    tok = CLIPTokenizer.from_pretrained(str(tokenizer_dir))
+    pipe = StableDiffusionXLPipeline(**components, tokenizer=tok, tokenizer_2=tok)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _open_clip_state_dict(text) -> dict:
+    """A CLIP text model's weights under OpenCLIP's names (SD 2.x's text encoder, SDXL's second one)."""
+    import torch
+
+    sd = {k.removeprefix("text_model."): v for k, v in text.state_dict().items()}
+    out = {"positional_embedding": sd["embeddings.position_embedding.weight"],
+           "token_embedding.weight": sd["embeddings.token_embedding.weight"],
+           "ln_final.weight": sd["final_layer_norm.weight"], "ln_final.bias": sd["final_layer_norm.bias"]}
+    if "text_projection.weight" in sd:
+        out["text_projection"] = sd["text_projection.weight"].T.contiguous()  # OpenCLIP computes x @ proj
+    for i in range(text.config.num_hidden_layers):
+        src, dst = f"encoder.layers.{i}.", f"transformer.resblocks.{i}."
+        for part in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{part}"] = torch.cat(
+                [sd[src + f"self_attn.{p}_proj.{part}"] for p in ("q", "k", "v")])
+            out[dst + f"attn.out_proj.{part}"] = sd[src + f"self_attn.out_proj.{part}"]
+            out[dst + f"ln_1.{part}"] = sd[src + f"layer_norm1.{part}"]
+            out[dst + f"ln_2.{part}"] = sd[src + f"layer_norm2.{part}"]
+            out[dst + f"mlp.c_fc.{part}"] = sd[src + f"mlp.fc1.{part}"]
+            out[dst + f"mlp.c_proj.{part}"] = sd[src + f"mlp.fc2.{part}"]
+    return out
+
+
+def ldm_sdxl_state_dict(components: dict) -> dict:
+    """The SDXL pipeline's weights under the original (Stability "sgm") checkpoint names, checked against
+    diffusers' converters."""
+    import torch
+    from diffusers.loaders.single_file_utils import convert_ldm_clip_checkpoint, convert_open_clip_checkpoint
+
+    text, text_2 = components["text_encoder"], components["text_encoder_2"]
+    out = _ldm_unet_vae(components["unet"], components["vae"])
+    for k, v in text.state_dict().items():
+        name = k if k.startswith("text_model.") else "text_model." + k
+        out["conditioner.embedders.0.transformer." + name] = v.clone()
+    for k, v in _open_clip_state_dict(text_2).items():
+        out["conditioner.embedders.1.model." + k] = v.clone()
+    # Self-check with diffusers' own converters.
+    tback = convert_ldm_clip_checkpoint(out)
+    assert len(tback) == len(text.state_dict())
+    oback = convert_open_clip_checkpoint(text_2, out, prefix="conditioner.embedders.1.model.")
+    want = text_2.state_dict()
+    for k, v in oback.items():
+        assert torch.equal(v, want[k]), k
+    assert set(oback) == set(want), set(oback) ^ set(want)
+    return out
+
+
+def save_sdxl_single_file(components: dict, path: Path) -> Path:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in ldm_sdxl_state_dict(components).items()}, str(path))
+    return path
+
+
+def build_sdxl(root: Path, tokenizer_dir: Path) -> dict[str, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    components = build_sdxl_components()
+    folder = save_sdxl_diffusers(components, tokenizer_dir, root / "tiny-sdxl")
+    single = save_sdxl_single_file(components, root / "tiny-sdxl.safetensors")
+    controlnet = build_sdxl_controlnet(components["unet"], root / "tiny-sdxl-controlnet")
+    return {"folder": folder, "single": single, "config": folder, "controlnet": controlnet}
+
+
+# ---- TAESD (AutoencoderTiny) --------------------------------------------------------------------------------
+def build_taesd(folder: Path, blocks: int = 2, seed: int = 2) -> Path:
+    """A tiny AutoencoderTiny. Its decoder upsamples 2x per block after the first: two blocks match the tiny VAEs
+    above (latents at half the image size)."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    taesd = AutoencoderTiny(encoder_block_out_channels=(16,) * blocks, decoder_block_out_channels=(16,) * blocks,
+                            num_encoder_blocks=(1,) * blocks, num_decoder_blocks=(1,) * blocks, latent_channels=4)
+    taesd.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+# ---- depth estimation (transformers) ------------------------------------------------------------------------
+def build_depth(folder: Path, seed: int = 3) -> Path:
+    """A tiny Depth Anything (DINOv2 backbone + DPT head) with its image processor, as save_pretrained writes it."""
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(image_size=28, patch_size=14, num_channels=3, hidden_size=32, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=37, out_features=["stage1", "stage2"],
+                            reshape_hidden_states=False, apply_layernorm=True)
+    config = DepthAnythingConfig(backbone_config=backbone, patch_size=14, reassemble_hidden_size=32,
+                                 reassemble_factors=[2, 1], neck_hidden_sizes=[8, 16], fusion_hidden_size=8,
+                                 head_hidden_size=8)
+    model = DepthAnythingForDepthEstimation(config).eval()
+    model.save_pretrained(folder, safe_serialization=True)
+    DPTImageProcessor(size={"height": 28, "width": 28}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                      do_pad=False).save_pretrained(folder)
+    return folder
+
+
+def build_dpt(folder: Path, seed: int = 4) -> Path:
+    """A tiny DPT (ViT backbone, the MiDaS / Intel DPT architecture) with its image processor."""
+    import torch
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    torch.manual_seed(seed)
+    config = DPTConfig(image_size=32, patch_size=16, num_channels=3, hidden_size=32, num_hidden_layers=4,
+                       backbone_out_indices=[0, 1, 2, 3], num_attention_heads=4, intermediate_size=37,
+                       neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, is_hybrid=False)
+    DPTForDepthEstimation(config).eval().save_pretrained(folder, safe_serialization=True)
+    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(folder)
+    return folder
+
+
+def install(model: Path, home: Path, kind: str, name: str = "") -> Path:
+    """Copy a model into HEARTH_HOME's models folder the way the Models tab stores it (<models>/<kind>/<name>)."""
+    import shutil
+
+    dest = home / "models" / kind / (name or model.name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if model.is_dir() else shutil.copy2)(model, dest)
+    return dest

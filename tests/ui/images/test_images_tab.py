@@ -156,3 +156,19 @@ def test_allowing_pickle_files_warns_and_is_saved(tab, window):
     assert "weights-only" in window.message_bar.label.text()
     tab.advanced.device.setCurrentText("cpu")
     assert Settings.load().images.device == "cpu"
+
+
+def test_choosing_a_turbo_model_sets_few_step_defaults_and_generates_with_them(qtbot, tab, tiny_models, tmp_path):
+    """Picking a model named like SD-Turbo fills in its settings (1 step, guidance 0, its size) and the note; the
+    image is made with them."""
+    turbo = tmp_path / "sd-turbo"
+    shutil.copytree(tiny_models["folder"], turbo)
+    sp = tab.settings_panel
+    sp.model.select(str(turbo))
+    assert (sp.steps.value(), sp.guidance.value(), sp.scheduler.currentText()) == (1, 0.0, "Euler a")
+    assert sp.size.currentText() == "512x512" and "Turbo" in sp.family_label.text()
+    sp.size.setCurrentText("64x64")  # the tiny model's size
+    handle = _run(qtbot, tab)
+    assert handle.status == "done", handle.error
+    made = handle.result[0].params
+    assert (made.model, made.steps, made.guidance) == (str(turbo), 1, 0.0)
