@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from app.core.errors import UserError
@@ -43,6 +44,10 @@ def scribble(image):
     return Image.fromarray(np.stack([lines] * 3, axis=-1))
 
 
+_depth_lock = threading.Lock()
+_depth_cache: dict = {}
+
+
 def find_depth_model() -> Path | None:
     from app.core.models import registry
 
@@ -60,10 +65,15 @@ def depth(image, model_path: Path | None = None):
     if model_path is None:
         raise UserError("Depth control needs a depth model (for example Depth Anything small) installed in Models.")
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from transformers import pipeline
+    with _depth_lock:  # one estimator, kept while the same model file is installed (each preview used to reload it)
+        key = (str(model_path), Path(model_path).stat().st_mtime_ns)
+        if _depth_cache.get("key") != key:
+            from transformers import pipeline
 
-    estimator = pipeline("depth-estimation", model=str(model_path), local_files_only=True)
-    result = estimator(image.convert("RGB"))
+            _depth_cache.clear()
+            _depth_cache.update(key=key, estimator=pipeline("depth-estimation", model=str(model_path),
+                                                            local_files_only=True))
+        result = _depth_cache["estimator"](image.convert("RGB"))
     depth_map = np.asarray(result["depth"].convert("L").resize(image.size))
     return Image.fromarray(np.stack([depth_map] * 3, axis=-1))
 
