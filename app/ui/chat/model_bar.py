@@ -102,9 +102,10 @@ class ModelBar(QWidget):
 
     def show_loaded(self, info) -> None:
         quant = f" · {info.quantization}" if info.quantization else ""
-        self.info.setText(f"{info.name} · {_size(info.size_bytes)}{quant} · context {info.n_ctx}"
-                          f" · {info.where}")
-        self.info.setToolTip(f"{info.path}\narchitecture {info.architecture}, trained context "
+        # The picker already shows the file's size; the label says what matters once loaded.
+        self.info.setText(f"{info.name}{quant} · context {info.n_ctx} · {info.where}")
+        self.info.setToolTip(f"{info.path} ({_size(info.size_bytes)})\n"
+                             f"architecture {info.architecture}, trained context "
                              f"{info.n_ctx_train}, template: {info.template}, flash attention "
                              f"{'on' if info.flash_attn else 'off'}, loaded in {info.load_s:.1f} s")
 
