@@ -141,6 +141,9 @@ def _pdfium_page_text(document, index: int) -> str | None:
 _PDF_HYPHEN = re.compile("[\x02\ufffe\u00ad]\n?")  # PDFium's marks for a word hyphenated at a line end
 _PDF_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # e.g. \x14/\x15 for big brackets in formulas
 _PDF_LEADER = re.compile(r"\.(?: \.){3,}")  # table-of-contents leaders ". . . . ." -> "....."
+# A line of nothing but box-drawing, geometric or dingbat glyphs is decoration (e.g. the corners of texinfo's
+# example boxes, "☛ ✟"): emptied, so it separates paragraphs as pypdf's unmapped glyphs (whitespace) did.
+_PDF_ORNAMENT_LINE = re.compile("^[ \t\u2500-\u27bf]+$", re.MULTILINE)
 
 
 def _tidy_pdf_text(text: str) -> str:
@@ -148,6 +151,7 @@ def _tidy_pdf_text(text: str) -> str:
     text = _PDF_HYPHEN.sub("", text)  # PDFium already joined the two halves of the word onto one line
     text = _PDF_CONTROL.sub("", text)
     text = _PDF_LEADER.sub(lambda m: m.group().replace(" ", ""), text)
+    text = _PDF_ORNAMENT_LINE.sub("", text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)  # words hyphenated across lines, as a plain "-"
     return text

@@ -69,8 +69,9 @@ def test_pdf_text_is_tidied():
     from app.core.documents.parsers import _tidy_pdf_text
 
     raw = ("Chapter 1 . . . . . . . . 3\r\nabout 25 pack\x02ages and S\ufffe\r\nPlus, exp \x14A\x15 \r\n"
-           "line-\r\nbreak, not-a-break")
-    assert _tidy_pdf_text(raw) == "Chapter 1 ........ 3\nabout 25 packages and SPlus, exp A\nlinebreak, not-a-break"
+           "line-\r\nbreak, not-a-break:\r\n\u261b \u271f\r\nx <- 1\r\n\u2721 \u2720\r\nDone \u2713")
+    assert _tidy_pdf_text(raw) == ("Chapter 1 ........ 3\nabout 25 packages and SPlus, exp A\n"
+                                   "linebreak, not-a-break:\n\nx <- 1\n\nDone \u2713")
 
 
 def test_pdfs_parse_from_several_threads_at_once(corpus, subprocess_env, python):
