@@ -18,7 +18,7 @@ ENGINES: list[tuple[str, str, str]] = [
     ("sentence_transformers", "sentence-transformers", "document embeddings"),
     ("chromadb", "chromadb", "document store"),
     ("segment_anything", "segment-anything", "Segment Anything"),
-    ("pypdf", "pypdf", "PDF parsing"),
+    ("pypdfium2", "pypdfium2", "PDF text (PDFium)"),
     ("cv2", "opencv-python-headless", "image processing"),
     ("huggingface_hub", "huggingface_hub", "model downloads"),
 ]

@@ -160,18 +160,19 @@ def evaluate(chunk_tokens: int, overlap: int, embedder_key: str, reranker: str) 
 def raw_page_baseline(embedder_key: str) -> dict:
     """Raw sentence-transformers: one vector per PDF page (truncated by the model), cosine ranking."""
     import numpy as np
-    from pypdf import PdfReader
+    import pypdfium2 as pdfium
 
     from app.core.documents.embedder import get_embedder
 
     model = get_embedder(embedder_key)
     keys, texts = [], []
     for path in ensure_corpus():
-        for i, page in enumerate(PdfReader(str(path)).pages):
-            text = page.extract_text() or ""
-            if text.strip():
-                keys.append((path.name, i + 1))
-                texts.append(text)
+        with pdfium.PdfDocument(str(path)) as document:
+            for i, page in enumerate(document):
+                text = page.get_textpage().get_text_bounded()
+                if text.strip():
+                    keys.append((path.name, i + 1))
+                    texts.append(text)
     vectors = model.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     rankings = []
     for q, _, _ in QUESTIONS:

@@ -7,6 +7,7 @@ section are into `Section.text`, which for a PDF is that page's extracted text.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -64,36 +65,49 @@ def _decode(raw: bytes) -> str:
 
 
 # ---- PDF -------------------------------------------------------------------------------------------------------
+# PDFium keeps global state and is not thread-safe: every call into it, from any thread (the indexer parses in a
+# background thread, the GUI may parse too), holds this lock. Objects are closed explicitly inside it, so no
+# finalizer ever calls into PDFium later from whichever thread the garbage collector happens to run on.
+_PDFIUM_LOCK = threading.Lock()
+
+_ENCRYPTED = "encrypted PDF: it needs a password (save an unlocked copy and add that)"
+
+
 def parse_pdf(path: Path) -> list[Section]:
-    import logging
+    """One section per page that has text, with its 1-based page number (PDFium through pypdfium2)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(str(path), strict=False)
-        if reader.is_encrypted:
-            try:  # many "encrypted" PDFs only restrict printing/copying and open with an empty password
-                ok = reader.decrypt("")
-            except Exception:  # noqa: BLE001 - missing crypto backend, unknown algorithm
-                ok = 0
-            if not ok:
-                raise ParseFailure("encrypted PDF: it needs a password (save an unlocked copy and add that)")
-        pages = reader.pages
-        count = len(pages)
-    except ParseFailure:
-        raise
-    except FileNotDecryptedError as exc:
-        raise ParseFailure("encrypted PDF: it needs a password (save an unlocked copy and add that)") from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
-        raise ParseFailure(f"malformed PDF: {str(exc).strip() or type(exc).__name__}") from exc
+    # A file object, not the path: Python opens it, so odd names (non-UTF-8 bytes, non-ASCII on Windows) work and
+    # a missing/unreadable file is an OSError like for every other format.
+    with open(path, "rb") as fh, _PDFIUM_LOCK:
+        try:
+            # password=None: PDFium still opens PDFs whose user password is empty ("encrypted" only to restrict
+            # printing or copying).
+            document = pdfium.PdfDocument(fh)
+        except pdfium.PdfiumError as exc:
+            code = getattr(exc, "err_code", None)
+            if code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise ParseFailure(_ENCRYPTED) from exc
+            if code == pdfium_c.FPDF_ERR_SECURITY:
+                raise ParseFailure("encrypted PDF: unsupported encryption (save an unlocked copy and add that)") \
+                    from exc
+            if code == pdfium_c.FPDF_ERR_FILE:
+                raise ParseFailure("cannot read the file") from exc
+            if code == pdfium_c.FPDF_ERR_SUCCESS:  # it opened, but pypdfium2 refuses a document with no pages
+                raise ParseFailure("malformed PDF: it has no pages") from exc
+            raise ParseFailure("malformed PDF: not a PDF, or damaged or truncated beyond repair") from exc
+        try:
+            count = len(document)
+            texts: list[str | None] = []
+            for index in range(count):
+                texts.append(_pdfium_page_text(document, index))
+        finally:
+            document.close()  # closes its pages and text pages too
     sections: list[Section] = []
     failed = 0
-    for index in range(count):
-        try:
-            text = pages[index].extract_text() or ""
-        except Exception:  # noqa: BLE001 - one broken page must not lose the others
+    for index, text in enumerate(texts):
+        if text is None:  # one broken page must not lose the others
             failed += 1
             continue
         text = _tidy_pdf_text(text)
@@ -108,9 +122,38 @@ def parse_pdf(path: Path) -> list[Section]:
     return sections
 
 
+def _pdfium_page_text(document, index: int) -> str | None:
+    """The page's text, or None when PDFium cannot load the page. Call with _PDFIUM_LOCK held."""
+    page = textpage = None
+    try:
+        page = document[index]
+        textpage = page.get_textpage()
+        return textpage.get_text_bounded()
+    except Exception:  # noqa: BLE001 - PdfiumError, or anything else one damaged page throws
+        return None
+    finally:
+        if textpage is not None:
+            textpage.close()
+        if page is not None:
+            page.close()
+
+
+_PDF_HYPHEN = re.compile("[\x02\ufffe\u00ad]\n?")  # PDFium's marks for a word hyphenated at a line end
+_PDF_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # e.g. \x14/\x15 for big brackets in formulas
+_PDF_LEADER = re.compile(r"\.(?: \.){3,}")  # table-of-contents leaders ". . . . ." -> "....."
+# A line of nothing but box-drawing, geometric or dingbat glyphs is decoration (e.g. the corners of texinfo's
+# example boxes, "☛ ✟"): emptied, so it separates paragraphs as pypdf's unmapped glyphs (whitespace) did.
+_PDF_ORNAMENT_LINE = re.compile("^[ \t\u2500-\u27bf]+$", re.MULTILINE)
+
+
 def _tidy_pdf_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)  # words hyphenated across lines
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _PDF_HYPHEN.sub("", text)  # PDFium already joined the two halves of the word onto one line
+    text = _PDF_CONTROL.sub("", text)
+    text = _PDF_LEADER.sub(lambda m: m.group().replace(" ", ""), text)
+    text = _PDF_ORNAMENT_LINE.sub("", text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)  # words hyphenated across lines, as a plain "-"
     return text
 
 

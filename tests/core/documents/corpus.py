@@ -1,4 +1,4 @@
-"""Test documents with known text on known pages, made here (fpdf2, pypdf, python-docx)."""
+"""Test documents with known text on known pages, made here (fpdf2, python-docx)."""
 
 from __future__ import annotations
 
@@ -55,15 +55,18 @@ def make_scanned_pdf(path: Path) -> Path:
     return path
 
 
-def make_encrypted_pdf(path: Path, source: Path) -> Path:
-    from pypdf import PdfReader, PdfWriter
+def make_encrypted_pdf(path: Path, *, user_password: str = "secret", pages: list[str] = MANUAL_PAGES) -> Path:
+    """RC4-encrypted; with user_password "" it opens without one (only printing/copying are restricted)."""
+    from fpdf import FPDF
+    from fpdf.enums import EncryptionMethod
 
-    writer = PdfWriter()
-    for page in PdfReader(str(source)).pages:
-        writer.add_page(page)
-    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
-    with open(path, "wb") as fh:
-        writer.write(fh)
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    pdf.set_encryption(owner_password="owner", user_password=user_password, encryption_method=EncryptionMethod.RC4)
+    pdf.output(str(path))
     return path
 
 

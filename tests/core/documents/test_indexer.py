@@ -51,7 +51,7 @@ def test_multi_page_pdf_chunks_keep_the_right_page(corpus):
 def test_failures_are_listed_while_the_rest_indexes(corpus):
     folder = corpus["manual"].parent
     make_malformed_pdf(folder / "broken.pdf")
-    make_encrypted_pdf(folder / "locked.pdf", corpus["manual"])
+    make_encrypted_pdf(folder / "locked.pdf")
     make_scanned_pdf(folder / "scan.pdf")
     (folder / "movie.mkv").write_bytes(b"\x1aE\xdf\xa3 not text")
     report = index("mixed", [folder])
