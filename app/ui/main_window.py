@@ -68,11 +68,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self.jobs.sig_job_failed.connect(lambda handle, message: self.show_message(f"{handle.name} failed: {message}"))
+        self._first_paint_done = False
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._restore()
         # The tab in view is built right after the window's first paint (the frame, menus and tab bar show at
         # once, the tab's contents a moment later), or after a second if the window is not painted (minimized).
-        self._first_paint_done = False
         QTimer.singleShot(1000, self._build_current_tab)
 
         hints = QApplication.styleHints()
@@ -192,7 +192,8 @@ class MainWindow(QMainWindow):
         self.tabs.currentWidget().ensure()
 
     def _on_tab_changed(self, index: int) -> None:
-        self.tabs.widget(index).ensure()
+        if self._first_paint_done:  # before it, the restored tab waits for the first paint like the default one
+            self.tabs.widget(index).ensure()
         self.settings.ui.last_tab = self.tab_keys[index]
 
     # ---- persistence -------------------------------------------------------------------------------------------
