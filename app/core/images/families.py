@@ -107,7 +107,8 @@ def clip_tokenizer_from_bpe(bpe_gz: Path, out: Path) -> Path:
 
     if (out / "vocab.json").is_file() and (out / "merges.txt").is_file():
         return out
-    lines = gzip.open(bpe_gz, "rt", encoding="utf-8").read().split("\n")[1:CLIP_MERGES + 1]
+    with gzip.open(bpe_gz, "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")[1:CLIP_MERGES + 1]
     merges = [tuple(line.split()) for line in lines]
     vocab = list(_bytes_to_unicode().values())
     vocab += [v + "</w>" for v in vocab]
