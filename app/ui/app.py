@@ -30,20 +30,19 @@ def _make_app():
 
 def create_window(settings=None):
     """Build the QApplication (if needed) and the main window, themed, not yet shown."""
-    from PySide6.QtCore import QTimer
-
     from app.core.logs import setup_logging
     from app.core.settings import Settings
     from app.ui import theme
     from app.ui.main_window import MainWindow
 
     app = _make_app()
-    # The rotating file log (logging.handlers pulls in socket, pickle...) is attached once the event loop runs, so
-    # it does not delay the first paint; until then warnings still reach stderr through logging's last resort.
-    QTimer.singleShot(0, setup_logging)
     settings = settings or Settings.load()
     theme.apply_theme(app, settings.ui.theme)
-    return app, MainWindow(settings)
+    window = MainWindow(settings)
+    # The rotating file log (logging.handlers pulls in socket, pickle...) is attached after the first paint, so it
+    # does not delay it; until then warnings still reach stderr through logging's last resort.
+    window.call_after_first_paint(setup_logging)
+    return app, window
 
 
 def _install_startup_probe(app, window) -> None:

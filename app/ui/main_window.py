@@ -71,9 +71,11 @@ class MainWindow(QMainWindow):
         self._first_paint_done = False
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._restore()
-        # The tab in view is built right after the window's first paint (the frame, menus and tab bar show at
-        # once, the tab's contents a moment later), or after a second if the window is not painted (minimized).
-        QTimer.singleShot(1000, self._build_current_tab)
+        # Work that can wait runs right after the window's first paint (the frame, menus and tab bar show at once):
+        # building the tab in view, and whatever create_window adds; or after a second if the window is not
+        # painted (minimized).
+        self._after_first_paint = [self._build_current_tab]
+        QTimer.singleShot(1000, self._run_after_first_paint)
 
         hints = QApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
@@ -186,7 +188,16 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._first_paint_done:
             self._first_paint_done = True
-            QTimer.singleShot(0, self._build_current_tab)
+            QTimer.singleShot(0, self._run_after_first_paint)
+
+    def call_after_first_paint(self, fn) -> None:
+        self._after_first_paint.append(fn)
+
+    def _run_after_first_paint(self) -> None:
+        self._first_paint_done = True
+        todo, self._after_first_paint = self._after_first_paint, []
+        for fn in todo:
+            fn()
 
     def _build_current_tab(self) -> None:
         self.tabs.currentWidget().ensure()
