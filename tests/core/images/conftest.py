@@ -45,3 +45,18 @@ def tiny_aux(tmp_path_factory):
             "depth": tiny.build_depth(root / "depth-anything-small"),
             "dpt": tiny.build_dpt(root / "dpt-large")}
 
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A starting image (80x96, random) and an inpainting mask (white square) on disk."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    init = tmp_path / "init.png"
+    Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(init)
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[16:48, 16:48] = 255
+    Image.fromarray(m).save(mask)
+    return {"init": str(init), "mask": str(mask)}

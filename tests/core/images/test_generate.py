@@ -9,6 +9,7 @@ from app.core.images.engine import ImageRequest
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
+from tests.core.images.tiny import pixels
 
 pytestmark = pytest.mark.slow
 
@@ -20,23 +21,6 @@ def _params(tiny_models, layout, **kw):
                 scheduler="Euler")
     base.update(kw)
     return GenerationParams(**base)
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    rng = np.random.default_rng(0)
-    init = tmp_path / "init.png"
-    Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(init)
-    mask = tmp_path / "mask.png"
-    m = np.zeros((64, 64), np.uint8)
-    m[16:48, 16:48] = 255
-    Image.fromarray(m).save(mask)
-    return {"init": str(init), "mask": str(mask)}
-
-
-def _pixels(path):
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"))
 
 
 @pytest.mark.parametrize("layout", ["folder", "single"])
@@ -64,15 +48,15 @@ def test_single_file_and_folder_give_the_same_image(tiny_models, engine):
     """The LDM-layout file holds the folder's weights: same seed → same pixels, which proves the key mapping."""
     a = engine.generate(_params(tiny_models, "folder"), JobState())[0].path
     b = engine.generate(_params(tiny_models, "single"), JobState())[0].path
-    assert np.array_equal(_pixels(a), _pixels(b))
+    assert np.array_equal(pixels(a), pixels(b))
 
 
 def test_same_seed_same_image_bitwise_and_other_seed_differs(tiny_models, engine):
     a = engine.generate(_params(tiny_models, "folder", seed=123), JobState())[0].path
     b = engine.generate(_params(tiny_models, "folder", seed=123), JobState())[0].path
     c = engine.generate(_params(tiny_models, "folder", seed=124), JobState())[0].path
-    assert np.array_equal(_pixels(a), _pixels(b))
-    assert not np.array_equal(_pixels(a), _pixels(c))
+    assert np.array_equal(pixels(a), pixels(b))
+    assert not np.array_equal(pixels(a), pixels(c))
 
 
 def test_random_seed_is_recorded_and_batch_uses_consecutive_seeds(tiny_models, engine):
@@ -150,10 +134,10 @@ def test_lora_with_weight_changes_the_image(tiny_models, engine, tmp_path):
     StableDiffusionPipeline.save_lora_weights(tmp_path, unet_lora_layers=get_peft_model_state_dict(unet),
                                               weight_name="style.safetensors")
     lora = str(tmp_path / "style.safetensors")
-    plain = _pixels(engine.generate(_params(tiny_models, "folder"), JobState())[0].path)
-    full = _pixels(engine.generate(_params(tiny_models, "folder", loras=[(lora, 1.0)]), JobState())[0].path)
-    zero = _pixels(engine.generate(_params(tiny_models, "folder", loras=[(lora, 0.0)]), JobState())[0].path)
-    back = _pixels(engine.generate(_params(tiny_models, "folder"), JobState())[0].path)
+    plain = pixels(engine.generate(_params(tiny_models, "folder"), JobState())[0].path)
+    full = pixels(engine.generate(_params(tiny_models, "folder", loras=[(lora, 1.0)]), JobState())[0].path)
+    zero = pixels(engine.generate(_params(tiny_models, "folder", loras=[(lora, 0.0)]), JobState())[0].path)
+    back = pixels(engine.generate(_params(tiny_models, "folder"), JobState())[0].path)
     assert not np.array_equal(plain, full)
     assert np.abs(plain.astype(int) - zero.astype(int)).max() <= 1
     assert np.array_equal(plain, back)  # removing the LoRA restores the model

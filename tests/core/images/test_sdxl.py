@@ -10,6 +10,7 @@ from app.core.images.engine import ImageRequest
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
+from tests.core.images.tiny import pixels
 
 pytestmark = pytest.mark.slow
 
@@ -21,23 +22,6 @@ def _params(tiny_sdxl, layout, **kw):
                 scheduler="Euler")
     base.update(kw)
     return GenerationParams(**base)
-
-
-def _pixels(path):
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"))
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    rng = np.random.default_rng(0)
-    init = tmp_path / "init.png"
-    Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(init)
-    mask = tmp_path / "mask.png"
-    m = np.zeros((64, 64), np.uint8)
-    m[16:48, 16:48] = 255
-    Image.fromarray(m).save(mask)
-    return {"init": str(init), "mask": str(mask)}
 
 
 def test_tiny_sdxl_is_recognised_as_sdxl(tiny_sdxl):
@@ -82,7 +66,7 @@ def test_sdxl_single_file_and_folder_give_the_same_image(tiny_sdxl, engine):
     the size conditioning): same seed → same pixels."""
     a = engine.generate(_params(tiny_sdxl, "folder"), JobState())[0].path
     b = engine.generate(_params(tiny_sdxl, "single"), JobState())[0].path
-    assert np.array_equal(_pixels(a), _pixels(b))
+    assert np.array_equal(pixels(a), pixels(b))
 
 
 def test_sdxl_uses_both_text_encoders_and_the_size_conditioning(tiny_sdxl, engine):
@@ -94,13 +78,13 @@ def test_sdxl_uses_both_text_encoders_and_the_size_conditioning(tiny_sdxl, engin
     hooks.append(base.unet.add_embedding.register_forward_hook(
         lambda *_a: calls.__setitem__("add_embedding", calls["add_embedding"] + 1)))
     try:
-        a = _pixels(engine.generate(_params(tiny_sdxl, "folder"), JobState())[0].path)
+        a = pixels(engine.generate(_params(tiny_sdxl, "folder"), JobState())[0].path)
     finally:
         for h in hooks:
             h.remove()
     # Prompt and negative prompt through each encoder; the text_time embedding at every UNet call.
     assert calls["text_encoder"] >= 1 and calls["text_encoder_2"] >= 1 and calls["add_embedding"] >= 2
-    b = _pixels(engine.generate(_params(tiny_sdxl, "folder", prompt="a dog"), JobState())[0].path)
+    b = pixels(engine.generate(_params(tiny_sdxl, "folder", prompt="a dog"), JobState())[0].path)
     assert not np.array_equal(a, b)
 
 

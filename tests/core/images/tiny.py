@@ -423,3 +423,12 @@ def install(model: Path, home: Path, kind: str, name: str = "") -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     (shutil.copytree if model.is_dir() else shutil.copy2)(model, dest)
     return dest
+
+
+def pixels(path):
+    """An image file's RGB pixels, for comparing outputs."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
