@@ -31,10 +31,10 @@ PROMPT = ("Write a long, detailed story about a lighthouse keeper who finds a ma
 
 
 def pct(values, q):
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+    """Percentile with linear interpolation between ranks (numpy's default)."""
+    import numpy as np
+
+    return float(np.percentile(values, q * 100))
 
 
 def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, int]:

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def pct(values, q):
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+    """Percentile with linear interpolation between ranks (numpy's default)."""
+    import numpy as np
+
+    return float(np.percentile(values, q * 100))
 
 
 class _NoCancel:
