@@ -9,7 +9,7 @@ from app.core.images.engine import ImageRequest
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
-from tests.core.images.tiny import pixels
+from tests.core.images.tiny import mode_inputs, pixels
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +26,7 @@ def _params(tiny_models, layout, **kw):
 @pytest.mark.parametrize("layout", ["folder", "single"])
 @pytest.mark.parametrize("mode", ["txt2img", "img2img", "inpaint", "controlnet-canny"])
 def test_every_mode_makes_an_image_of_the_requested_size(tiny_models, engine, inputs, layout, mode, hearth_home):
-    kw = {}
-    if mode in ("img2img", "inpaint"):
-        kw.update(mode=mode, init_image=inputs["init"], strength=0.8)
-    if mode == "inpaint":
-        kw["mask_image"] = inputs["mask"]
-    if mode == "controlnet-canny":
-        kw.update(control="canny", control_image=inputs["init"], controlnet=str(tiny_models["controlnet"]))
-    params = _params(tiny_models, layout, width=64, height=80, **kw)
+    params = _params(tiny_models, layout, width=64, height=80, **mode_inputs(mode, inputs, tiny_models["controlnet"]))
     results = engine.generate(ImageRequest(params), JobState())
     assert len(results) == 1
     path = results[0].path

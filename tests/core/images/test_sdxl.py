@@ -10,7 +10,7 @@ from app.core.images.engine import ImageRequest
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
-from tests.core.images.tiny import pixels
+from tests.core.images.tiny import mode_inputs, pixels
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +32,7 @@ def test_tiny_sdxl_is_recognised_as_sdxl(tiny_sdxl):
 @pytest.mark.parametrize("layout", ["folder", "single"])
 @pytest.mark.parametrize("mode", ["txt2img", "img2img", "inpaint", "controlnet-canny"])
 def test_every_sdxl_mode_makes_an_image_of_the_requested_size(tiny_sdxl, engine, inputs, layout, mode, hearth_home):
-    kw = {}
-    if mode in ("img2img", "inpaint"):
-        kw.update(mode=mode, init_image=inputs["init"], strength=0.8)
-    if mode == "inpaint":
-        kw["mask_image"] = inputs["mask"]
-    if mode == "controlnet-canny":
-        kw.update(control="canny", control_image=inputs["init"], controlnet=str(tiny_sdxl["controlnet"]))
-    params = _params(tiny_sdxl, layout, width=64, height=80, **kw)
+    params = _params(tiny_sdxl, layout, width=64, height=80, **mode_inputs(mode, inputs, tiny_sdxl["controlnet"]))
     previews = []
     state = JobState(on_partial=lambda v: previews.append(v) if v["kind"] == "preview" else None)
     results = engine.generate(ImageRequest(params), state)

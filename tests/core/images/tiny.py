@@ -432,3 +432,15 @@ def pixels(path):
 
     with Image.open(path) as img:
         return np.asarray(img.convert("RGB"))
+
+
+def mode_inputs(mode: str, inputs: dict, controlnet) -> dict:
+    """GenerationParams fields for one test mode: txt2img, img2img, inpaint or controlnet-canny."""
+    kw: dict = {}
+    if mode in ("img2img", "inpaint"):
+        kw.update(mode=mode, init_image=inputs["init"], strength=0.8)
+    if mode == "inpaint":
+        kw["mask_image"] = inputs["mask"]
+    if mode == "controlnet-canny":
+        kw.update(control="canny", control_image=inputs["init"], controlnet=str(controlnet))
+    return kw
