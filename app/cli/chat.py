@@ -52,8 +52,8 @@ def run(args) -> int:
 
 def _run(args) -> int:
     from app.core.chat import presets
-    from app.core.chat.engine import ChatModel
-    from app.core.chat.session import ChatEngine, ReplyRequest
+    from app.core.chat.llama import ChatModel
+    from app.core.chat.jobs import ChatEngine, ReplyRequest
     from app.core.chat.store import ConversationStore
     from app.core.jobs import ConsoleState
     from app.core.settings import Settings
@@ -163,7 +163,7 @@ def _collections(args, conv) -> list[str]:
 
 def _documents_request(collections: list[str], docs):
     from app.core.chat.documents import DocumentsRequest
-    from app.core.documents.service import options_from_settings
+    from app.core.documents.jobs import options_from_settings
 
     return DocumentsRequest(collections, k=docs.answer_k, min_similarity=docs.min_similarity,
                             options=options_from_settings(docs, k=docs.answer_k))

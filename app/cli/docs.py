@@ -83,7 +83,7 @@ def _settings():
 
 
 def _options(args, k_fallback: int):
-    from app.core.documents.service import options_from_settings
+    from app.core.documents.jobs import options_from_settings
 
     docs = _settings()
     if args.k is not None and args.k < 1:
@@ -94,7 +94,7 @@ def _options(args, k_fallback: int):
 
 @_guard
 def run_index(args) -> int:
-    from app.core.documents.service import IndexRequest, index_collection
+    from app.core.documents.jobs import IndexRequest, index_collection
     from app.core.jobs import ConsoleState
 
     docs = _settings()
@@ -185,7 +185,7 @@ def _resolve_chat_model(name: str) -> str:
 
 @_guard
 def run_ask(args) -> int:
-    from app.core.documents.service import AskRequest, ask
+    from app.core.documents.jobs import AskRequest, ask
     from app.core.jobs import ConsoleState
 
     options, docs = _options(args, _settings().answer_k)
@@ -212,7 +212,7 @@ def run_ask(args) -> int:
 
 @_guard
 def run_list(args) -> int:
-    from app.core.documents.service import list_collections
+    from app.core.documents.jobs import list_collections
     from app.core.documents.store import Store
 
     summaries = list_collections()
@@ -239,7 +239,7 @@ def run_list(args) -> int:
 
 @_guard
 def run_remove(args) -> int:
-    from app.core.documents.service import remove_collection
+    from app.core.documents.jobs import remove_collection
 
     remove_collection(args.collection)
     print(f"removed collection '{args.collection}' (your files were not touched)")

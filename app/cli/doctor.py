@@ -7,7 +7,7 @@ import shutil
 import sys
 
 import app as hearth
-from app.core import devices, engines, paths
+from app.core import devices, libraries, paths
 
 
 def register(sub) -> None:
@@ -24,8 +24,8 @@ def run(_args) -> int:
     print(f"Hearth {hearth.__version__} — Python {platform.python_version()} on {platform.platform()}", file=out)
     print("\nEngines (import time, in this order):", file=out)
     failed = []
-    for module, dist, role in engines.ENGINES:
-        check = engines.check_import(module, dist)
+    for module, dist, role in libraries.LIBRARIES:
+        check = libraries.check_import(module, dist)
         if check.ok:
             print(f"  ok    {module:<22} {check.version:<14} {check.seconds:6.2f} s  {role}", file=out)
         else:

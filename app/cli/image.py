@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace, state) -> int:
     settings = Settings.load().images
     if args.allow_pickle:
         settings.allow_pickle = True
-    from app.core.images.engine import RESOURCE, ImageEngine, ImageRequest
+    from app.core.images.jobs import RESOURCE, ImageEngine, ImageRequest
 
     engine = ImageEngine(settings)
     out = Path(args.out).expanduser()

@@ -48,7 +48,7 @@ def _run(args, state) -> int:
     from app.core.segment import exports
     from app.core.segment import jobs as sj
     from app.core.segment.cache import EmbeddingCache
-    from app.core.segment.engine import Prompts, SegmentEngine
+    from app.core.segment.predictor import Prompts, SegmentEngine
     from app.core.segment.images import load_image
     from app.core.settings import Settings
 

@@ -151,10 +151,10 @@ class MainWindow(QMainWindow):
             theme.apply_theme(QApplication.instance(), "system")
 
     def about_text(self) -> str:
-        from app.core import engines  # importlib.metadata: not needed for the first paint
+        from app.core import libraries  # importlib.metadata: not needed for the first paint
 
         rows = "".join(
-            f"<tr><td>{module}</td><td>&nbsp;{version}</td></tr>" for module, version in engines.versions().items()
+            f"<tr><td>{module}</td><td>&nbsp;{version}</td></tr>" for module, version in libraries.versions().items()
         )
         device = self.device.best if self.device else "detecting…"
         return (

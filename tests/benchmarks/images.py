@@ -100,7 +100,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="hearth-bench-images-"))
     os.environ["HEARTH_HOME"] = str(tmp / "home")
-    from app.core.images.engine import ImageEngine, ImageRequest
+    from app.core.images.jobs import ImageEngine, ImageRequest
     from app.core.images.loader import LoadedModel
     from app.core.images.params import GenerationParams
     from app.core.jobs import Job, JobState, run_sync

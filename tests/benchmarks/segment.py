@@ -53,7 +53,7 @@ def main() -> int:
     from segment_anything import SamPredictor, sam_model_registry
 
     from app.core.segment.cache import EmbeddingCache
-    from app.core.segment.engine import Prompts, SegmentEngine
+    from app.core.segment.predictor import Prompts, SegmentEngine
     from app.core.segment.images import display_copy, load_image
     from app.core.segment.model import limit_cpu_threads
     from app.core.segment.jobs import DecodeRequest, decode_job

@@ -8,5 +8,5 @@
 - previews.py    cheap latent → RGB previews (TAESD when installed)
 - preprocess.py  ControlNet control images: canny, scribble, depth
 - metadata.py    PNG `parameters` (A1111) and `hearth` chunks
-- engine.py      the job function that runs a generation
+- jobs.py        the entry: ImageEngine.generate, the job the Images tab and `hearth image` submit
 """

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.core.errors import UserError
 from app.core.segment import images as imgs
-from app.core.segment.engine import Embedding, Prediction, Prompts, SegmentEngine
+from app.core.segment.predictor import Embedding, Prediction, Prompts, SegmentEngine
 
 ENCODER = "sam-encoder"  # job resources: encoding and decoding may run side by side
 DECODER = "sam-decoder"

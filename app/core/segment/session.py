@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from app.core.segment.engine import Prediction, Prompts
+from app.core.segment.predictor import Prediction, Prompts
 
 PALETTE = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209),
            (255, 140, 0), (255, 105, 180)]

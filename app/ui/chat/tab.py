@@ -1,6 +1,6 @@
 """Chat tab: conversations on the left, messages in the middle, settings on the right.
 
-Views only: loading and replying are jobs (app/core/chat/session.py) naming the "chat-model" resource; streamed
+Views only: loading and replying are jobs (app/core/chat/jobs.py) naming the "chat-model" resource; streamed
 text is buffered here and painted at most every 30 ms into the one row that is growing. A conversation can
 answer from document collections (the picker by the composer); the reply job searches them, and the passages
 it drew on are shown in the sources panel under the messages, its citations [n] linking to file and page.
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chat.documents import DocumentsRequest, DocumentsUse, check_reply
-from app.core.chat.session import RESOURCE, ChatEngine, LoadRequest, ReplyRequest
+from app.core.chat.jobs import RESOURCE, ChatEngine, LoadRequest, ReplyRequest
 from app.core.chat.store import ConversationStore
 from app.core.errors import UserError
 from app.core.jobs import Job
@@ -289,7 +289,7 @@ class ChatTab(QWidget):
         names = self.collections_picker.attached()
         if not names:
             return None
-        from app.core.documents.service import options_from_settings
+        from app.core.documents.jobs import options_from_settings
 
         docs = self.ctx.settings.documents
         return DocumentsRequest(names, k=docs.answer_k, min_similarity=docs.min_similarity,

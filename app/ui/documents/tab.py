@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog
                                QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-from app.core.documents import service
+from app.core.documents import jobs as docs_jobs
 from app.core.documents.store import Store
 from app.core.jobs import Job
 from app.ui.context import AppContext
@@ -208,7 +208,7 @@ class DocumentsTab(QWidget):
         from app.core.documents.indexer import open_collection
 
         docs = self.ctx.settings.documents
-        request = service.IndexRequest(name, model=docs.embedder, chunk_tokens=docs.chunk_tokens,
+        request = docs_jobs.IndexRequest(name, model=docs.embedder, chunk_tokens=docs.chunk_tokens,
                                        chunk_overlap=docs.chunk_overlap)
         try:
             open_collection(self.store, request)
@@ -231,7 +231,7 @@ class DocumentsTab(QWidget):
         if handle is not None:
             handle.cancel()
         self.watcher.forget(name)
-        job = Job(service.remove_collection_job, name, name=f"Remove {name}", resource=service.RESOURCE)
+        job = Job(docs_jobs.remove_collection_job, name, name=f"Remove {name}", resource=docs_jobs.RESOURCE)
         h = self.ctx.jobs.submit(job)
         h.sig_done.connect(lambda _r: self.refresh_collections())
         h.sig_error.connect(lambda msg: self.ctx.show_message(msg, "error"))
@@ -265,8 +265,8 @@ class DocumentsTab(QWidget):
         if name in self._index_jobs and not add:
             self._rerun.add(name)  # changes while indexing: scan again when this run ends
             return self._index_jobs[name]
-        request = service.IndexRequest(name, add=list(add or []), create=False)
-        job = Job(service.index_collection, request, name=f"Index {name}", resource=service.RESOURCE)
+        request = docs_jobs.IndexRequest(name, add=list(add or []), create=False)
+        job = Job(docs_jobs.index_collection, request, name=f"Index {name}", resource=docs_jobs.RESOURCE)
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
         handle.sig_progress.connect(lambda f, t, n=name: self._on_progress(n, f, t))
@@ -343,8 +343,8 @@ class DocumentsTab(QWidget):
             self._fill_embedders(info.model)
 
     def change_embedder(self, name: str, key: str):
-        job = Job(service.change_embedder, service.ChangeEmbedder(name, key), name=f"Re-embed {name}",
-                  resource=service.RESOURCE)
+        job = Job(docs_jobs.change_embedder, docs_jobs.ChangeEmbedder(name, key), name=f"Re-embed {name}",
+                  resource=docs_jobs.RESOURCE)
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
         handle.sig_progress.connect(lambda f, t, n=name: self._on_progress(n, f, t))
@@ -359,8 +359,8 @@ class DocumentsTab(QWidget):
         if not name:
             return None
         docs = self.ctx.settings.documents
-        options = service.options_from_settings(docs, mode=mode)
-        job = Job(service.search, service.SearchRequest([name], query, options), name="Search documents")
+        options = docs_jobs.options_from_settings(docs, mode=mode)
+        job = Job(docs_jobs.search, docs_jobs.SearchRequest([name], query, options), name="Search documents")
         handle = self.ctx.jobs.submit(job, replace="documents-search")
         handle.sig_done.connect(self.search_panel.show_hits)
         handle.sig_error.connect(self.search_panel.show_error)

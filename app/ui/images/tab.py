@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core import paths
 from app.core.errors import UserError
-from app.core.images.engine import RESOURCE, ImageEngine, ImageRequest, validate
+from app.core.images.jobs import RESOURCE, ImageEngine, ImageRequest, validate
 from app.core.jobs import Job
 from app.ui.context import AppContext
 from app.ui.images.advanced import AdvancedPanel

@@ -32,7 +32,7 @@ from app.core.jobs import Job
 from app.core.models import registry
 from app.core.segment import jobs as sj
 from app.core.segment.cache import EmbeddingCache
-from app.core.segment.engine import SegmentEngine
+from app.core.segment.predictor import SegmentEngine
 from app.core.segment.images import IMAGE_SUFFIXES, folder_images
 from app.core.segment.overlay import compose_overlay
 from app.core.segment.session import SegmentSession

@@ -11,7 +11,7 @@ def gemma():
 @pytest.fixture(scope="module")
 def model(gemma):
     """The real Gemma-3-270M, small context: shared by the tests of one module."""
-    from app.core.chat.engine import ChatModel
+    from app.core.chat.llama import ChatModel
 
     m = ChatModel.load(gemma, n_ctx=512, n_threads=2)
     yield m

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.core.chat.documents import DocumentsRequest, DocumentsUse, check_reply, ground
-from app.core.chat.session import ChatEngine, ReplyRequest
+from app.core.chat.jobs import ChatEngine, ReplyRequest
 from app.core.chat.store import ConversationStore
 from app.core.documents import embedder as embedders
 from app.core.documents.answer import NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, Source

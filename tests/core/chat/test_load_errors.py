@@ -3,7 +3,7 @@
 import pytest
 
 from app.core.chat import gguf_info
-from app.core.chat.engine import ChatModel
+from app.core.chat.llama import ChatModel
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
 from tests.core.chat import helpers

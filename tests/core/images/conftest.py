@@ -16,7 +16,7 @@ def tiny_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine():
-    from app.core.images.engine import ImageEngine
+    from app.core.images.jobs import ImageEngine
     from app.core.settings import ImagesSettings
 
     eng = ImageEngine(ImagesSettings(preview="approx"))

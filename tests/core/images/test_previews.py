@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.core.images.engine import ImageEngine, ImageRequest
+from app.core.images.jobs import ImageEngine, ImageRequest
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
 from app.core.settings import ImagesSettings

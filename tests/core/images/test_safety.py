@@ -7,7 +7,7 @@ import pytest
 
 from app.cli import main as cli_main
 from app.core.errors import UserError
-from app.core.images.engine import ImageEngine
+from app.core.images.jobs import ImageEngine
 from app.core.images.params import GenerationParams
 from app.core.images.safety import check_model_path
 from app.core.jobs import JobState

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from app.core.images import families
-from app.core.images.engine import ImageRequest
+from app.core.images.jobs import ImageRequest
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState

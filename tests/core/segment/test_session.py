@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.core.segment.engine import SegmentEngine
+from app.core.segment.predictor import SegmentEngine
 from app.core.segment.images import from_array
 from app.core.segment.session import SegmentSession
 from tests.core.segment.tiny_sam import photo

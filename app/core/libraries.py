@@ -1,4 +1,4 @@
-"""The engines Hearth drives: their versions (cheap, from package metadata) and an import check (for doctor)."""
+"""The libraries Hearth drives (its engines): their versions (cheap, from package metadata) and an import check (for doctor)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 # (import name, distribution name, what it does in Hearth)
-ENGINES: list[tuple[str, str, str]] = [
+LIBRARIES: list[tuple[str, str, str]] = [
     ("PySide6", "PySide6-Essentials", "GUI"),
     ("torch", "torch", "tensor engine for images and segment"),
     ("torchvision", "torchvision", "image ops for Segment Anything"),
@@ -33,7 +33,7 @@ def version_of(dist: str) -> str:
 
 def versions() -> dict[str, str]:
     """{import name: version}, from package metadata; imports nothing heavy."""
-    return {module: version_of(dist) for module, dist, _ in ENGINES}
+    return {module: version_of(dist) for module, dist, _ in LIBRARIES}
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
 from app.core.segment.cache import EmbeddingCache
-from app.core.segment.engine import Prompts, SegmentEngine
+from app.core.segment.predictor import Prompts, SegmentEngine
 from app.core.segment.images import from_array, load_image
 from app.core.segment.jobs import preencode_job
 from tests.core.segment.tiny_sam import photo, save_photo, save_tiny_sam

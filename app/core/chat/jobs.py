@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from app.core.chat import documents as chat_documents
 from app.core.chat.documents import DocumentsRequest
-from app.core.chat.engine import RESOURCE, ChatModel, ChatResult, LoadInfo
+from app.core.chat.llama import RESOURCE, ChatModel, ChatResult, LoadInfo
 from app.core.errors import UserError
 from app.core.jobs import JobState
 
