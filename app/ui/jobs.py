@@ -55,6 +55,12 @@ class JobHandle(QObject):
     def cancel(self) -> None:
         self._manager.cancel(self)
 
+    def on_partial(self, kind: type, slot) -> "JobHandle":
+        """Call `slot(value)` for each partial that is a `kind` (a feature's partial dataclass); others are left
+        to their own slots. Returns self, so connections chain."""
+        self.sig_partial.connect(lambda value: slot(value) if isinstance(value, kind) else None)
+        return self
+
     # Called on the worker thread: hop to the GUI thread through the manager's bridge (queued connections).
     def _emit_progress(self, fraction: float | None, text: str) -> None:
         self._manager._bridge.progress.emit(self.job.id, fraction, text)

@@ -1,10 +1,9 @@
-"""The image engine: holds the loaded pipelines across jobs and runs one generation request per job.
+"""Images' entry: the image engine holds the loaded pipelines across jobs and runs one generation request per job.
 
     engine = ImageEngine(settings.images)
     ctx.jobs.submit(Job(engine.generate, ImageRequest(params), name="Generate image", resource=RESOURCE))
 
-Partial results (state.partial) are dicts: {"kind": "preview", "image": HxWx3 uint8 array, "step", "steps",
-"index"} at each step, and {"kind": "image", "result": GeneratedImage} when an image is saved.
+Partial results (state.partial): a Preview at each denoising step, and the GeneratedImage when an image is saved.
 """
 
 from __future__ import annotations
@@ -34,8 +33,21 @@ class ImageRequest:
     previews: bool = True
 
 
+@dataclass(frozen=True)
+class Preview:
+    """Partial: what image `index` (0-based, of the batch) looks like after `step` of `steps` denoising steps."""
+
+    image: object  # H x W x 3 uint8 numpy array (TAESD or the latent→RGB approximation; smaller than the result)
+    step: int
+    steps: int
+    index: int
+
+
 @dataclass
 class GeneratedImage:
+    """A saved image (also sent as a partial when it is saved): its PNG, the seed and parameters it was made with,
+    seconds it took and each step's seconds."""
+
     path: Path
     seed: int
     params: GenerationParams
@@ -170,8 +182,7 @@ class ImageEngine:
                 if request.previews and "latents" in kwargs:
                     image = self.previewer.preview(kwargs["latents"], model.family, model.plan.device)
                     if image is not None:
-                        state.partial({"kind": "preview", "image": image, "step": step + 1, "steps": total,
-                                       "index": index})
+                        state.partial(Preview(image, step + 1, total, index))
                 return kwargs
 
             call = dict(
@@ -206,7 +217,7 @@ class ImageEngine:
                 raise UserError(f"Could not save the image to {out}: {exc.strerror or exc}.") from None
             result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times)
             results.append(result)
-            state.partial({"kind": "image", "result": result})
+            state.partial(result)
         state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")
         return results
 

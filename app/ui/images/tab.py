@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core import paths
 from app.core.errors import UserError
-from app.core.images.jobs import RESOURCE, ImageEngine, ImageRequest, validate
+from app.core.images.jobs import RESOURCE, GeneratedImage, ImageEngine, ImageRequest, Preview, validate
 from app.core.jobs import Job
 from app.ui.context import AppContext
 from app.ui.images.advanced import AdvancedPanel
@@ -259,7 +259,7 @@ class ImagesTab(QWidget):
         self.handles.append(handle)
         handle.sig_started.connect(lambda: self._on_started(handle))
         handle.sig_progress.connect(lambda f, t: self._on_progress(handle, item, f, t))
-        handle.sig_partial.connect(self._on_partial)
+        handle.on_partial(Preview, self._on_preview).on_partial(GeneratedImage, self._on_image)
         handle.sig_done.connect(lambda results: self._on_done(item, results))
         handle.sig_error.connect(lambda message: self._on_error(item, message))
         handle.sig_cancelled.connect(lambda: self._on_cancelled(item))
@@ -288,14 +288,13 @@ class ImagesTab(QWidget):
         self.status.setText(text)
         item.setText(f"{int((fraction or 0) * 100)}% — {handle.name[7:]} — {text}")
 
-    def _on_partial(self, value) -> None:
-        if value.get("kind") == "preview":
-            self.canvas.painting = False
-            self.canvas.set_image(qimage_from_array(value["image"]))
-        elif value.get("kind") == "image":
-            result = value["result"]
-            self.gallery.add(result.path, result.params, result.seed)
-            self.settings_panel.last_seed = result.seed
+    def _on_preview(self, preview: Preview) -> None:
+        self.canvas.painting = False
+        self.canvas.set_image(qimage_from_array(preview.image))
+
+    def _on_image(self, result: GeneratedImage) -> None:
+        self.gallery.add(result.path, result.params, result.seed)
+        self.settings_panel.last_seed = result.seed
 
     def _on_done(self, item, results) -> None:
         item.setText(f"done — {len(results)} image(s)")

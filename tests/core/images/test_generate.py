@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.core.errors import JobCancelled
-from app.core.images.jobs import ImageRequest
+from app.core.images.jobs import ImageRequest, Preview
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
@@ -76,10 +76,10 @@ def test_modes_share_components_and_do_not_reload(tiny_models, engine, inputs):
 def test_previews_each_step_and_progress(tiny_models, engine):
     previews, progress = [], []
     state = JobState(on_progress=lambda f, t: progress.append(f),
-                     on_partial=lambda v: previews.append(v) if v["kind"] == "preview" else None)
+                     on_partial=lambda v: previews.append(v) if isinstance(v, Preview) else None)
     engine.generate(_params(tiny_models, "folder", steps=3), state)
-    assert [p["step"] for p in previews] == [1, 2, 3]
-    assert previews[0]["image"].shape == (32, 32, 3) and previews[0]["image"].dtype == np.uint8
+    assert [p.step for p in previews] == [1, 2, 3]
+    assert previews[0].image.shape == (32, 32, 3) and previews[0].image.dtype == np.uint8
     assert progress[-1] == 1.0
 
 
@@ -87,9 +87,9 @@ def test_cancel_at_step_two_stops_and_engine_stays_usable(tiny_models, engine, h
     steps = []
 
     def on_partial(value):
-        if value["kind"] == "preview":
-            steps.append(value["step"])
-            if value["step"] == 2:
+        if isinstance(value, Preview):
+            steps.append(value.step)
+            if value.step == 2:
                 state.cancel()
 
     state = JobState(on_partial=on_partial)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.core.images.jobs import ImageEngine, ImageRequest
+from app.core.images.jobs import ImageEngine, ImageRequest, Preview
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
 from app.core.settings import ImagesSettings
@@ -30,14 +30,14 @@ def make_engine():
 
 def _preview_sizes(engine, model, steps=2):
     previews = []
-    state = JobState(on_partial=lambda v: previews.append(v) if v["kind"] == "preview" else None)
+    state = JobState(on_partial=lambda v: previews.append(v) if isinstance(v, Preview) else None)
     params = GenerationParams(prompt="a cat", model=str(model), steps=steps, width=64, height=64, seed=1,
                               scheduler="Euler")
     results = engine.generate(ImageRequest(params), state)
     assert results[0].path.exists()
-    assert [p["step"] for p in previews] == list(range(1, steps + 1))
-    assert all(p["image"].dtype.name == "uint8" and p["image"].shape[2] == 3 for p in previews)
-    return {p["image"].shape[:2] for p in previews}
+    assert [p.step for p in previews] == list(range(1, steps + 1))
+    assert all(p.image.dtype.name == "uint8" and p.image.shape[2] == 3 for p in previews)
+    return {p.image.shape[:2] for p in previews}
 
 
 def test_auto_uses_the_installed_taesd_for_sd(tiny_models, tiny_aux, make_engine, hearth_home):
@@ -64,7 +64,7 @@ def test_without_taesd_or_when_set_to_approx_previews_are_the_approximation(tiny
 def test_preview_off_sends_no_previews(tiny_models, tiny_aux, make_engine, hearth_home):
     install(tiny_aux["taesd"], hearth_home, "vae")
     previews = []
-    state = JobState(on_partial=lambda v: previews.append(v) if v["kind"] == "preview" else None)
+    state = JobState(on_partial=lambda v: previews.append(v) if isinstance(v, Preview) else None)
     params = GenerationParams(prompt="x", model=str(tiny_models["folder"]), steps=2, width=64, height=64)
     assert make_engine("off").generate(ImageRequest(params), state)[0].path.exists()
     assert previews == []

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from app.core.images import families
-from app.core.images.jobs import ImageRequest
+from app.core.images.jobs import ImageRequest, Preview
 from app.core.images.metadata import read_png
 from app.core.images.params import GenerationParams
 from app.core.jobs import JobState
@@ -34,7 +34,7 @@ def test_tiny_sdxl_is_recognised_as_sdxl(tiny_sdxl):
 def test_every_sdxl_mode_makes_an_image_of_the_requested_size(tiny_sdxl, engine, inputs, layout, mode, hearth_home):
     params = _params(tiny_sdxl, layout, width=64, height=80, **mode_inputs(mode, inputs, tiny_sdxl["controlnet"]))
     previews = []
-    state = JobState(on_partial=lambda v: previews.append(v) if v["kind"] == "preview" else None)
+    state = JobState(on_partial=lambda v: previews.append(v) if isinstance(v, Preview) else None)
     results = engine.generate(ImageRequest(params), state)
     model = engine.cache.model
     assert model.family == "sdxl"
@@ -50,8 +50,8 @@ def test_every_sdxl_mode_makes_an_image_of_the_requested_size(tiny_sdxl, engine,
     saved, source = read_png(path)
     assert source == "hearth" and saved.seed == 7 and saved.mode == params.mode and saved.control == params.control
     # img2img / inpaint at strength 0.8 run int(2 * 0.8) = 1 of the 2 steps.
-    assert [p["step"] for p in previews] == list(range(1, previews[-1]["steps"] + 1)) and previews
-    assert previews[0]["image"].shape == (40, 32, 3)
+    assert [p.step for p in previews] == list(range(1, previews[-1].steps + 1)) and previews
+    assert previews[0].image.shape == (40, 32, 3)
 
 
 def test_sdxl_single_file_and_folder_give_the_same_image(tiny_sdxl, engine):

@@ -51,10 +51,11 @@ def test_installed_model_shows_workspace_and_generates_with_previews(qtbot, tab)
     assert tab.settings_panel.model.path().endswith("tiny-sd")
     previews = []
     handle = tab.generate()
-    handle.sig_partial.connect(lambda v: previews.append(v["kind"]))
+    handle.sig_partial.connect(lambda v: previews.append(type(v).__name__))
     with qtbot.waitSignal(handle.sig_finished, timeout=60000):
         pass
     assert handle.status == "done", handle.error
+    assert previews[0] == "Preview" and previews[-1] == "GeneratedImage"
     assert tab.gallery.count() == 1
     assert tab.canvas.image.width() == 64
     assert "Seed: 5" in tab.gallery.info.toPlainText()
