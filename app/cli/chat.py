@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from app.core.errors import JobCancelled, UserError
+from app.cli.common import print_sources, run_guarded
+from app.core.errors import UserError
 
 
 def register(sub) -> None:
@@ -40,22 +41,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        return _run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-
-
-def _run(args) -> int:
-    from app.core.chat import presets
-    from app.core.chat.llama import ChatModel
-    from app.core.chat.jobs import ChatEngine, ReplyRequest
-    from app.core.chat.store import ConversationStore
     from app.core.jobs import ConsoleState
+
+    state = ConsoleState(on_partial=None)
+    return run_guarded(lambda: _run(args, state), state)
+
+
+def _run(args, state) -> int:
+    from app.core.chat.conversation import Conversation, TurnOptions
+    from app.core.chat.jobs import ChatEngine, LoadRequest
+    from app.core.chat.store import ConversationStore
+    from app.core.jobs import run_sync
     from app.core.settings import Settings
 
     settings = Settings.load()
@@ -71,117 +67,78 @@ def _run(args) -> int:
     if not prompt or not prompt.strip():
         raise UserError("Nothing to say: give a prompt, e.g. hearth chat --model model.gguf \"Hello\".")
 
-    conv = store.get(args.conversation) if args.conversation else None
-    model_path = args.model or (conv.model if conv else "") or cs.last_model
+    conversation = Conversation(store, args.conversation) if args.conversation else None
+    stored = conversation.record.settings if conversation else {}
+    model_path = args.model or (conversation.record.model if conversation else "") or cs.last_model
     if not model_path:
         raise UserError("No model given. Use --model PATH to a .gguf file.")
 
-    sampling = presets.preset(args.preset or (conv.settings.get("preset") if conv else None) or cs.preset,
-                              cs.user_presets)
-    if conv and conv.settings.get("sampling"):
-        sampling = presets.Sampling.from_dict({**sampling.to_dict(), **conv.settings["sampling"]})
+    options = TurnOptions.for_conversation(stored, cs, settings.documents, args.preset)
     for name in ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"):
         value = getattr(args, name)
         if value is not None:
-            setattr(sampling, name, value)
-    policy = args.policy or cs.overflow_policy
+            setattr(options.sampling, name, value)
+    options.policy = args.policy or options.policy
+    if args.collection:  # they replace the stored ones
+        options.collections = list(dict.fromkeys(name.strip() for name in args.collection if name.strip()))
 
-    collections = _collections(args, conv)
-
-    out = sys.stdout
-
-    def on_partial(piece) -> None:
-        if isinstance(piece, str) and not args.json:
-            out.write(piece)
-            out.flush()
-
-    state = ConsoleState(on_partial=on_partial)
-    template = args.template or cs.templates.get(str(model_path))
-    try:
-        model = ChatModel.load(model_path, n_ctx=args.ctx or cs.context_length or None,
-                               n_gpu_layers=args.gpu_layers if args.gpu_layers is not None else cs.gpu_layers,
-                               n_threads=args.threads or cs.threads or None, state=state,
-                               context_cap=cs.context_cap, flash_attn=cs.flash_attn, use_mmap=cs.use_mmap,
-                               template=template)
-    except JobCancelled:
-        return 130
+    engine = ChatEngine()
+    request = LoadRequest.from_settings(model_path, cs, n_ctx=args.ctx, gpu_layers=args.gpu_layers,
+                                        threads=args.threads, template=args.template)
+    info = run_sync(engine.load_job(request), state)
     state.finish()
     try:
-        if conv is None and not args.no_save:
-            conv = store.create(model=str(model_path), system_prompt=args.system or "",
-                                settings={"sampling": sampling.to_dict(), "policy": policy,
-                                          "collections": collections})
-        elif conv is not None and (args.system is not None or args.collection):
+        if conversation is None:
+            conversation = Conversation.in_memory(args.system or "") if args.no_save else Conversation(store)
+            if not args.no_save:
+                conversation.start(model=str(model_path), system_prompt=args.system or "",
+                                   settings=options.settings())
+        elif args.system is not None or args.collection:
             changes = {"system_prompt": args.system} if args.system is not None else {}
             if args.collection:
-                changes["settings"] = {**conv.settings, "collections": collections}
-            conv = store.update(conv.id, **changes)
-        history = store.history(conv.id) if conv else ([{"role": "system", "content": args.system}]
-                                                        if args.system else [])
-        messages = history + [{"role": "user", "content": prompt}]
-        engine = ChatEngine()
-        engine.model = model
-        request = ReplyRequest(messages, sampling.kwargs(), policy,
-                               documents=None if args.no_collections or not collections
-                               else _documents_request(collections, settings.documents))
+                changes["settings"] = {**stored, "collections": options.collections}
+            conversation.save(**changes)
+        if args.no_collections:
+            options.collections = []
+        turn = conversation.send(prompt, options, info.name)
         try:
-            result = engine.reply(request, state)
-        finally:
-            engine.release_documents()
-        if conv is not None:
-            store.add_message(conv.id, "user", prompt)
-            store.add_message(conv.id, "assistant", result.text, model=model.load_info.name,
-                              info={**result.to_dict(), "text": None, "sampling": sampling.to_dict()})
-            store.update(conv.id, model=str(model_path))
+            result = _reply(engine, turn, state, quiet=args.json)
+        except KeyboardInterrupt:  # keep what came, as the Chat tab does when you press Stop
+            conversation.keep_stopped(turn)
+            raise
+        conversation.finish(turn, result)
+        if not args.no_save or args.conversation:
+            conversation.save(model=str(model_path))
     finally:
-        model.close()
+        engine.close_when_idle(0)
     cs.last_model = str(model_path)
     try:
         settings.save()
     except OSError:
         pass
+    saved = conversation.id if (args.conversation or not args.no_save) else None
     if args.json:
         data = result.to_dict()
-        data["conversation"] = conv.id if conv else None
+        data["conversation"] = saved
         print(json.dumps(data, ensure_ascii=False))
     else:
-        out.write("\n")
-        _print_documents(result.documents, out)
+        sys.stdout.write("\n")
+        print_sources(result.documents, sys.stdout)
         note = f"; {result.note}" if result.note else ""
         print(f"[{result.completion_tokens} tokens, {result.tokens_per_s:.1f} tok/s, first token "
               f"{result.ttft_s:.2f} s, context {result.context_used}/{result.n_ctx}{note}"
-              f"{'; conversation ' + conv.id if conv else ''}]", file=sys.stderr)
+              f"{'; conversation ' + saved if saved else ''}]", file=sys.stderr)
     return 0
 
 
-def _collections(args, conv) -> list[str]:
-    """The collections of this turn: --collection names (they replace the stored ones), else the conversation's."""
-    if args.collection:
-        return list(dict.fromkeys(name.strip() for name in args.collection if name.strip()))
-    return list(conv.settings.get("collections") or []) if conv else []
+def _reply(engine, turn, state, quiet: bool):
+    """Run the turn's job here, streaming its text to stdout (unless `quiet`); Ctrl-C keeps what came."""
+    from app.core.jobs import JobState, run_sync
 
+    def on_partial(partial) -> None:
+        text = turn.feed(partial)
+        if text and not quiet:
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
-def _documents_request(collections: list[str], docs):
-    from app.core.chat.documents import DocumentsRequest
-    from app.core.documents.jobs import options_from_settings
-
-    return DocumentsRequest(collections, k=docs.answer_k, min_similarity=docs.min_similarity,
-                            options=options_from_settings(docs, k=docs.answer_k))
-
-
-def _print_documents(use, out) -> None:
-    """After the streamed reply: what the documents gave (stdout), and what could not be used (stderr)."""
-    if use is None:
-        return
-    for problem in use.problems:
-        print(f"warning: {problem}", file=sys.stderr)
-    if use.note:
-        out.write(f"\n({use.note} The reply cites nothing.)\n")
-    if use.sources:
-        out.write("\nSources:\n")
-        for source in use.sources:
-            mark = "*" if source.n in use.cited else " "
-            where = f"page {source.page}" if source.page is not None else (source.heading or "")
-            out.write(f" {mark}[{source.n}] {source.file}  {where}\n")
-    if use.invalid:
-        out.write(f"\n(removed citations of sources that do not exist: {use.invalid})\n")
+    return run_sync(turn.job(engine), JobState(on_progress=state.progress, on_partial=on_partial))

@@ -23,3 +23,23 @@ def run_guarded(fn: Callable[[], int], state=None, cancelled: str = "cancelled")
             state.finish()
         print(cancelled, file=sys.stderr)
         return 130
+
+
+def print_sources(use, out=None) -> None:
+    """After a reply that drew on documents (a chat.citations.DocumentsUse, or None): the note and the numbered
+    sources (`*` marks the cited ones) on `out` (stdout), the collections left out on stderr."""
+    if use is None:
+        return
+    out = out or sys.stdout
+    for problem in use.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if use.note:
+        out.write(f"\n({use.note} The reply cites nothing.)\n")
+    if use.sources:
+        out.write("\nSources:\n")
+        for source in use.sources:
+            mark = "*" if source.n in use.cited else " "
+            where = f"page {source.page}" if source.page is not None else (source.heading or "")
+            out.write(f" {mark}[{source.n}] {source.file}  {where}\n")
+    if use.invalid:
+        out.write(f"\n(removed citations of sources that do not exist: {use.invalid})\n")

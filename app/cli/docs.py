@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.cli.common import run_guarded
+from app.cli.common import print_sources, run_guarded
 from app.core.errors import UserError
 
 
@@ -185,28 +185,42 @@ def _resolve_chat_model(name: str) -> str:
 
 @_guard
 def run_ask(args) -> int:
-    from app.core.documents.jobs import AskRequest, ask
-    from app.core.jobs import ConsoleState
+    """A one-question chat reply that answers from the collections (the Chat tab's path), not stored."""
+    from app.core.chat import presets
+    from app.core.chat.conversation import Conversation, TurnOptions
+    from app.core.chat.jobs import ChatEngine, LoadRequest
+    from app.core.documents.store import Store
+    from app.core.jobs import ConsoleState, JobState, run_sync
+    from app.core.settings import Settings
 
-    options, docs = _options(args, _settings().answer_k)
-    request = AskRequest(args.collection, args.question, _resolve_chat_model(args.model), options,
-                         min_similarity=docs.min_similarity, max_tokens=args.max_tokens,
-                         temperature=args.temperature, seed=args.seed, n_ctx=args.ctx)
+    model_path = _resolve_chat_model(args.model)
+    _options(args, 1)  # the search options are valid
+    store = Store()
+    try:
+        for name in args.collection:
+            store.get(name)  # an unknown collection is an error here, not a warning
+    finally:
+        store.close()
+    settings = Settings.load()
+    sampling = presets.Sampling(temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens,
+                                top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.0)
+    options = TurnOptions(sampling, collections=list(args.collection), documents=settings.documents,
+                          search={"k": args.k, "mode": args.mode, "reranker": args.rerank})
     state = ConsoleState(quiet=args.json)
-    result = ask(request, state)
-    state.finish()
+    engine = ChatEngine()
+    try:
+        run_sync(engine.load_job(LoadRequest.from_settings(model_path, settings.chat, n_ctx=args.ctx)), state)
+        turn = Conversation.in_memory().send(args.question, options)
+        result = run_sync(turn.job(engine), JobState(on_progress=state.progress, on_partial=turn.feed))
+    finally:
+        engine.close_when_idle(0)
+        state.finish()
+    use = result.documents
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps({"question": args.question, "answer": result.text, **use.to_json()}, ensure_ascii=False))
         return 0
     print(result.text)
-    if result.sources:
-        print("\nSources:")
-        for source in result.sources:
-            mark = "*" if source.n in result.cited else " "
-            page = f"page {source.page}" if source.page is not None else (source.heading or "")
-            print(f" {mark}[{source.n}] {source.file}  {page}")
-    if result.invalid:
-        print(f"\n(removed citations of sources that do not exist: {result.invalid})")
+    print_sources(use)
     return 0
 
 

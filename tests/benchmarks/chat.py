@@ -55,15 +55,15 @@ def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, in
 
 
 def hearth_run(engine, messages: list[dict], n: int, seed: int) -> tuple[float, float, int]:
-    from app.core.chat.jobs import ReplyRequest
-    from app.core.jobs import Job, JobState, run_sync
+    from app.core.chat.conversation import Turn, TurnOptions
+    from app.core.chat.presets import Sampling
+    from app.core.jobs import JobState, run_sync
 
     engine.model.reset_cache()
-    pieces: list = []
-    state = JobState(on_partial=pieces.append)
-    req = ReplyRequest(messages=messages, sampling=dict(max_tokens=n, temperature=0.0, seed=seed, top_k=40,
-                                                        top_p=0.95, min_p=0.05, repeat_penalty=1.0))
-    result = run_sync(Job(engine.reply, req, name="Chat reply"), state)
+    options = TurnOptions(Sampling(max_tokens=n, temperature=0.0, seed=seed, top_k=40, top_p=0.95, min_p=0.05,
+                                   repeat_penalty=1.0))
+    turn = Turn(options.request(messages))
+    result = run_sync(turn.job(engine), JobState(on_partial=turn.feed))
     return result.ttft_s, result.tokens_per_s, result.completion_tokens
 
 

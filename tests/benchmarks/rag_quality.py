@@ -125,7 +125,7 @@ def score(rankings: list[list[tuple[str, int]]]) -> dict:
 
 
 def evaluate(chunk_tokens: int, overlap: int, embedder_key: str, reranker: str) -> dict:
-    from app.core.documents.answer import relevant
+    from app.core.chat.citations import relevant
     from app.core.documents.indexer import IndexRequest, index_collection
     from app.core.documents.retriever import Retriever, SearchOptions
     from app.core.jobs import JobState

@@ -1,17 +1,17 @@
-"""Answer a question from a collection: retrieve, keep only relevant passages, number them as sources in the
-prompt, ask the chat model, and check the reply's citations ([n] must name a source that was given).
+"""Citations: the numbered sources a reply may cite, the prompt that carries them, and the check of the reply's
+`[n]` markers against them.
 
-When nothing relevant is found the model is told so, the answer says so (`nothing_found`), and no citation
-survives: there are no sources to cite.
+Retrieved passages that are relevant enough become sources 1..N, best first; they are written into the question's
+turn as `[n] (file, page)` blocks, and after the reply every `[n]` that names no given source is removed. When
+nothing relevant is found the model is told so (NOTHING_FOUND_PROMPT) and no citation can survive. The grounding
+of a whole conversation (which turn, how much room) is chat/documents.py; this module is pure text and data.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from app.core.documents.retriever import Hit
 
 MIN_SIMILARITY = 0.30  # cosine similarity below which a passage does not count as relevant (unless all words match)
 
@@ -23,13 +23,16 @@ NOTHING_FOUND_PROMPT = (
     "You answer questions about the user's documents. A search of the documents found nothing relevant to this "
     "question. Tell the user that their documents do not seem to cover it. Do not cite any source and do not make "
     "up an answer.")
-NOTHING_FOUND_TEXT = "Nothing relevant was found in the documents for this question."
 
 _CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 
 
 @dataclass
 class Source:
+    """One numbered passage given to the model: `n` is the number it is cited by ([n], 1-based), `page`/`page_end`
+    the 1-based PDF pages it spans (None for files without pages), `score` what ranked it, `similarity` its cosine
+    similarity to the question when the dense search saw it."""
+
     n: int
     file: str
     page: int | None
@@ -41,6 +44,7 @@ class Source:
 
     @property
     def label(self) -> str:
+        """'manual.pdf, page 3', 'manual.pdf, pages 3–4' or 'notes.md — Heading'."""
         name = Path(self.file).name
         if self.page is None:
             return name if not self.heading else f"{name} — {self.heading}"
@@ -49,51 +53,85 @@ class Source:
         return f"{name}, page {self.page}"
 
     def to_json(self) -> dict:
-        return {"n": self.n, "file": self.file, "page": self.page, "score": round(self.score, 6),
-                "heading": self.heading or None, "text": self.text}
+        """A JSON-ready dict: n, file, page, page_end, score (6 decimals), heading (None when empty), text."""
+        return {"n": self.n, "file": self.file, "page": self.page, "page_end": self.page_end,
+                "score": round(self.score, 6), "heading": self.heading or None, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Source":
+        """The inverse of to_json (a missing page_end is the page; a missing score 0)."""
+        return cls(int(data["n"]), data["file"], data.get("page"), data.get("page_end", data.get("page")),
+                   data.get("heading") or "", data.get("text", ""), float(data.get("score") or 0.0))
 
 
 @dataclass
-class Answer:
-    question: str
-    text: str
-    sources: list[Source]
-    cited: list[int] = field(default_factory=list)  # source numbers the reply cites, in order of first use
-    invalid: list[int] = field(default_factory=list)  # numbers the model made up (removed from text)
-    nothing_found: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+class DocumentsUse:
+    """What a reply drew on: persisted in the assistant message's info (JSON) and shown by the GUI and the CLI.
 
-    @property
-    def citations(self) -> list[Source]:
-        by_n = {s.n: s for s in self.sources}
-        return [by_n[n] for n in self.cited]
+    `cited` lists the source numbers the reply cites in order of first use; `invalid` the numbers it made up
+    (removed from its text); `problems` one sentence per attached collection that was left out."""
+
+    collections: list[str]  # the collections that were searched
+    sources: list[Source] = field(default_factory=list)  # numbered passages the model was given
+    cited: list[int] = field(default_factory=list)
+    invalid: list[int] = field(default_factory=list)
+    nothing_found: bool = False
+    problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"question": self.question, "answer": self.text, "nothing_found": self.nothing_found,
-                "cited": self.cited, "invalid_citations": self.invalid,
-                "sources": [s.to_json() for s in self.sources]}
+        """The dict stored in a message's info under "documents" (and printed by `--json`)."""
+        return {"collections": list(self.collections), "nothing_found": self.nothing_found,
+                "sources": [s.to_json() for s in self.sources], "cited": list(self.cited),
+                "invalid_citations": list(self.invalid), "problems": list(self.problems)}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "DocumentsUse | None":
+        """The inverse of to_json; None for anything that is not a dict (a message without documents)."""
+        if not isinstance(data, dict):
+            return None
+        return cls(list(data.get("collections") or []), [Source.from_json(s) for s in data.get("sources") or []],
+                   list(data.get("cited") or []), list(data.get("invalid_citations") or []),
+                   bool(data.get("nothing_found")), list(data.get("problems") or []))
+
+    @property
+    def note(self) -> str:
+        """One line for the user when there is something to say besides the sources."""
+        if self.nothing_found:
+            return f"Nothing relevant was found in {names(self.collections)}."
+        return ""
 
 
-def relevant(hits: list[Hit], min_similarity: float = MIN_SIMILARITY) -> list[Hit]:
-    """Passages worth showing the model: similar enough to the question, or containing all its keywords."""
+def names(collections: list[str]) -> str:
+    """'“a”', '“a” and “b”', '“a”, “b” and “c”'; 'the attached collections' for none."""
+    quoted = [f"“{c}”" for c in collections]
+    if len(quoted) <= 1:
+        return quoted[0] if quoted else "the attached collections"
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def relevant(hits: list, min_similarity: float = MIN_SIMILARITY) -> list:
+    """The retriever's hits worth showing the model: cosine similarity ≥ `min_similarity`, or containing every
+    meaningful query word (BM25 full match), or a positive cross-encoder score. Order is kept."""
     return [h for h in hits if h.full_match or (h.similarity is not None and h.similarity >= min_similarity)
             or (h.rerank is not None and h.rerank > 0)]
 
 
-def to_sources(hits: list[Hit]) -> list[Source]:
+def to_sources(hits: list) -> list[Source]:
+    """Number retriever hits 1..N in their order."""
     return [Source(i + 1, h.file, h.page, h.page_end, h.heading, h.text, h.score, h.similarity)
             for i, h in enumerate(hits)]
 
 
 def format_source(source: Source) -> str:
+    """A source as the model sees it: '[n] (file, page N)' and the passage on the next line."""
     return f"[{source.n}] ({source.label})\n{source.text.strip()}"
 
 
 def build_messages(question: str, sources: list[Source], count_tokens=None, budget: int | None = None
                    ) -> tuple[list[dict], list[Source]]:
-    """Chat messages carrying the numbered sources; sources that do not fit `budget` tokens are dropped from the
-    end (the best come first). Returns the messages and the sources actually given."""
+    """Chat messages (system + user) carrying the numbered sources and the question. With `count_tokens`
+    (text → tokens) and `budget` (tokens), sources that do not fit are dropped from the end (the best come first;
+    the first is always given). Returns the messages and the sources actually given."""
     if not sources:
         return ([{"role": "system", "content": NOTHING_FOUND_PROMPT},
                  {"role": "user", "content": question}], [])
@@ -113,7 +151,8 @@ def build_messages(question: str, sources: list[Source], count_tokens=None, budg
 
 
 def parse_citations(text: str, sources: list[Source]) -> tuple[str, list[int], list[int]]:
-    """Keep only citations of given sources. Returns (text with invalid markers removed, cited, invalid)."""
+    """Keep only citations of given sources. `[2, 7]` with only 2 given becomes `[2]`; `[9]` is removed with the
+    space before it. Returns (cleaned text, cited numbers in order of first use, invalid numbers)."""
     valid = {s.n for s in sources}
     cited: list[int] = []
     invalid: list[int] = []
@@ -133,18 +172,8 @@ def parse_citations(text: str, sources: list[Source]) -> tuple[str, list[int], l
     return cleaned, cited, invalid
 
 
-def answer(question: str, hits: list[Hit], model, *, max_tokens: int = 384, temperature: float = 0.2,
-           seed: int | None = 0, min_similarity: float = MIN_SIMILARITY, state=None) -> Answer:
-    """Ask `model` (a ChatModel: count_tokens, chat, n_ctx) about `question` with the retrieved `hits`."""
-    sources = to_sources(relevant(hits, min_similarity))
-    budget = max(256, int(model.n_ctx) - max_tokens - 64)
-    messages, given = build_messages(question, sources, model.count_tokens, budget)
-    result = model.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, state=state)
-    if not given:
-        text = result.text.strip()
-        # No sources: strip any bracketed number the model produced anyway.
-        text, _, invalid = parse_citations(text, [])
-        return Answer(question, f"{NOTHING_FOUND_TEXT}\n\n{text}".strip(), [], [], invalid, True,
-                      result.prompt_tokens, result.completion_tokens)
-    text, cited, invalid = parse_citations(result.text, given)
-    return Answer(question, text, given, cited, invalid, False, result.prompt_tokens, result.completion_tokens)
+def check_reply(text: str, use: DocumentsUse) -> tuple[str, DocumentsUse]:
+    """Keep only the reply's citations of sources in `use`. Returns the cleaned text and a copy of `use` with
+    `cited` / `invalid` filled (`use` itself is not changed: it may have been handed to another thread)."""
+    cleaned, cited, invalid = parse_citations(text, use.sources)
+    return cleaned, replace(use, cited=cited, invalid=invalid)

@@ -1,12 +1,13 @@
 """Chat with documents: a conversation with collections attached answers its latest message from their passages.
 
-For each reply: search every attached collection for the latest user message (one fused ranking, best
-`k` kept), keep the relevant passages (answer.relevant), number them as sources, and put them into the latest
-turn of the conversation (answer.build_messages), with the conversation's own system prompt kept first. The
-sources get the room the history leaves free, but at least half of the prompt budget: older turns are then
-dropped by the context policy, never the sources of the question being asked. After the reply, citations are
-checked against the sources given ([n] naming no source is removed). When nothing relevant is found the model
-is told so and the reply is marked `nothing_found`.
+For each reply: search every attached collection for the latest user message (one fused ranking, best `k` kept),
+keep the relevant passages (citations.relevant), number them as sources, and put them into the latest turn of the
+conversation (citations.build_messages), with the conversation's own system prompt kept first. The sources get the
+room the history leaves free, but at least half of the prompt budget: older turns are then dropped by the context
+policy, never the sources of the question being asked. After the reply, citations are checked against the sources
+given ([n] naming no source is removed). When nothing relevant is found the model is told so and the reply is
+marked `nothing_found`. This is the one "answer with citations" path: the Chat tab, `hearth chat --collection`
+and `hearth docs ask` all come here.
 
 A collection that no longer exists, or whose embedding model is not installed, is left out with a clear
 `problem`; the reply still goes ahead with the others (or as a plain chat reply when none is left).
@@ -16,12 +17,12 @@ and the retriever (with its store connection) is held by the caller across turns
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.chat import context as ctxpolicy
-from app.core.documents.answer import (NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, Source, build_messages,
-                                       parse_citations, relevant, to_sources)
+from app.core.chat.citations import (NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source, build_messages,
+                                     check_reply, names, relevant, to_sources)
 from app.core.errors import UserError
 
 FRAMING_TOKENS = 32  # "Sources:", "Question:", "Answer (cite sources as [n]):" and template tokens around them
@@ -37,54 +38,35 @@ class DocumentsRequest:
     options: object | None = None  # retriever.SearchOptions; None: hybrid with defaults
     root: Path | None = None  # documents store folder; None: the user's
 
-
-@dataclass
-class DocumentsUse:
-    """What a reply drew on: persisted in the assistant message's info (JSON) and shown by the GUI."""
-
-    collections: list[str]  # the collections that were searched
-    sources: list[Source] = field(default_factory=list)  # numbered passages the model was given
-    cited: list[int] = field(default_factory=list)
-    invalid: list[int] = field(default_factory=list)  # citations of sources that do not exist (removed)
-    nothing_found: bool = False
-    problems: list[str] = field(default_factory=list)  # collections left out, and why
-
-    def to_json(self) -> dict:
-        return {"collections": list(self.collections), "nothing_found": self.nothing_found,
-                "sources": [source_json(s) for s in self.sources], "cited": list(self.cited),
-                "invalid_citations": list(self.invalid), "problems": list(self.problems)}
-
     @classmethod
-    def from_json(cls, data: dict | None) -> "DocumentsUse | None":
-        if not isinstance(data, dict):
-            return None
-        sources = [Source(int(s["n"]), s["file"], s.get("page"), s.get("page_end", s.get("page")),
-                          s.get("heading") or "", s.get("text", ""), float(s.get("score") or 0.0))
-                   for s in data.get("sources") or []]
-        return cls(list(data.get("collections") or []), sources, list(data.get("cited") or []),
-                   list(data.get("invalid_citations") or []), bool(data.get("nothing_found")),
-                   list(data.get("problems") or []))
+    def from_settings(cls, collections: list[str], docs, **overrides) -> "DocumentsRequest":
+        """The request for `collections` under a DocumentsSettings section: its answer_k, min_similarity and search
+        options. `overrides` (k, mode, reranker; None = keep) change the search options. Raises UserError for an
+        unknown search mode."""
+        from app.core.documents.jobs import options_from_settings
 
-    @property
-    def note(self) -> str:
-        """One line for the user when there is something to say besides the sources."""
-        if self.nothing_found:
-            return f"Nothing relevant was found in {names(self.collections)}."
-        return ""
+        k = overrides.pop("k", None) or docs.answer_k
+        options = options_from_settings(docs, k=k, **overrides)
+        return cls(list(collections), k=options.k, min_similarity=docs.min_similarity, options=options)
 
 
-def source_json(source: Source) -> dict:
-    return {**source.to_json(), "page_end": source.page_end}
+@dataclass(frozen=True)
+class SearchingDocuments:
+    """Partial: the reply is searching these collections (sent before anything else)."""
+
+    collections: tuple[str, ...]
 
 
-def names(collections: list[str]) -> str:
-    quoted = [f"“{c}”" for c in collections]
-    if len(quoted) <= 1:
-        return quoted[0] if quoted else "the attached collections"
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+@dataclass(frozen=True)
+class DocumentsFound:
+    """Partial: what the reply is about to draw on, sent before it streams (its `cited` is filled only in the
+    finished ChatResult.documents)."""
+
+    use: DocumentsUse
 
 
 def latest_question(messages: list[dict]) -> str:
+    """The content of the last user message ("" when there is none)."""
     for message in reversed(messages):
         if message.get("role") == "user":
             return message.get("content") or ""
@@ -92,7 +74,8 @@ def latest_question(messages: list[dict]) -> str:
 
 
 def retrieve(request: DocumentsRequest, question: str, retriever=None, state=None):
-    """Hits for `question` from every usable attached collection. Returns (hits, searched names, problems)."""
+    """Hits for `question` from every usable attached collection (one fused ranking of at most request.k).
+    Returns (hits, searched collection names, problems). Raises JobCancelled when `state` is cancelled."""
     from app.core.documents import embedder as embedders
     from app.core.documents.retriever import Retriever, SearchOptions
 
@@ -132,8 +115,10 @@ def _with_system(conversation_system: str, instructions: str) -> str:
 
 def ground(history: list[dict], sources: list[Source], count_tokens, count_messages, n_ctx: int,
            max_tokens: int) -> tuple[list[dict], list[Source]]:
-    """The conversation's messages with the sources put into its latest user turn. Returns the messages and the
-    sources that fit (the best first). With no sources: the model is told that nothing relevant was found."""
+    """The conversation's messages with the sources put into its latest user turn. `count_tokens` (text → tokens)
+    and `count_messages` (messages → prompt tokens) measure against `n_ctx` less the reply's reserve. Returns the
+    messages and the sources that fit (the best first). With no sources: the model is told that nothing relevant was
+    found. Raises UserError when the last message is not the user's."""
     conv_system = history[0]["content"] if history and history[0]["role"] == "system" else ""
     turns = history[1:] if history and history[0]["role"] == "system" else list(history)
     if not turns or turns[-1]["role"] != "user":
@@ -154,19 +139,13 @@ def ground(history: list[dict], sources: list[Source], count_tokens, count_messa
     return [system, *earlier, {"role": "user", "content": built[-1]["content"]}], given
 
 
-def check_reply(text: str, use: DocumentsUse) -> str:
-    """Keep only citations of sources the model was given; fills use.cited / use.invalid. Returns the text."""
-    cleaned, cited, invalid = parse_citations(text, use.sources)
-    use.cited, use.invalid = cited, invalid
-    return cleaned
-
-
 def prepare(model, messages: list[dict], request: DocumentsRequest, max_tokens: int, retriever=None,
             state=None) -> tuple[list[dict], DocumentsUse]:
     """Retrieve for the latest user message and build the messages to send. `model` needs count_tokens,
-    count_messages and n_ctx (a ChatModel)."""
+    count_messages and n_ctx (a ChatModel). Sends SearchingDocuments to state.partial first."""
     question = latest_question(messages)
     if state is not None:
+        state.partial(SearchingDocuments(tuple(request.collections)))
         state.progress(None, "Searching documents")
     hits, searched, problems = retrieve(request, question, retriever, state)
     if not searched:  # nothing could be searched: a plain chat reply, with the problems said
@@ -178,15 +157,15 @@ def prepare(model, messages: list[dict], request: DocumentsRequest, max_tokens: 
 
 
 def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None, retriever=None,
-          policy: str = "truncate_middle", on_prompt=None, **sampling):
+          policy: str = "truncate_middle", **sampling):
     """One chat turn that uses the attached collections. Returns the ChatResult with `documents` set and its text
-    citation-checked. The sources are also sent as a partial ({"documents": ...}) before the reply streams."""
+    citation-checked. The sources are also sent as a DocumentsFound partial before the reply streams."""
     max_tokens = int(sampling.get("max_tokens", 512))
     grounded, use = prepare(model, messages, request, max_tokens, retriever, state)
     if state is not None:
-        state.partial({"documents": use.to_json()})
-    result = model.chat(grounded, state=state, policy=policy, on_prompt=on_prompt, **sampling)
+        state.partial(DocumentsFound(use))
+    result = model.chat(grounded, state=state, policy=policy, **sampling)
     if use.collections:
-        result.text = check_reply(result.text, use)
+        result.text, use = check_reply(result.text, use)
     result.documents = use
     return result

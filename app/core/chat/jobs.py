@@ -1,44 +1,80 @@
-"""The chat engine object the GUI and the CLI hold: one loaded model at a time, and the job functions that use it.
+"""Chat's entry: the engine object the GUI, the CLI (and the server) hold — one loaded model at a time — and the job
+functions that use it.
 
-Every job here names RESOURCE ("chat-model"), so loading, replying and closing never overlap.
+    engine = ChatEngine()
+    jobs.submit(Job(engine.load, LoadRequest.from_settings(path, settings.chat), resource=RESOURCE))
+    jobs.submit(Job(engine.reply, ReplyRequest(messages, sampling), resource=RESOURCE))
+
+Every job here names RESOURCE ("chat-model"), so loading, replying and closing never overlap: a second reply queues
+behind the running one. A reply streams typed partials through state.partial: SearchingDocuments and
+DocumentsFound (when collections are attached), PromptRead, then one Token per piece of text. The chat turn
+around a reply (storing messages, branches, keeping a stopped reply) is conversation.py.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from app.core.chat import documents as chat_documents
-from app.core.chat.documents import DocumentsRequest
-from app.core.chat.llama import RESOURCE, ChatModel, ChatResult, LoadInfo
+from app.core.chat.citations import DocumentsUse
+from app.core.chat.documents import DocumentsFound, DocumentsRequest, SearchingDocuments
+from app.core.chat.llama import DEFAULT_CONTEXT_CAP, ChatModel, ChatResult, LoadInfo, PromptRead, Token
 from app.core.errors import UserError
-from app.core.jobs import JobState
+from app.core.jobs import Job, JobState
 
-__all__ = ["RESOURCE", "ChatEngine", "DocumentsRequest", "LoadRequest", "ReplyRequest"]
+__all__ = ["RESOURCE", "ChatEngine", "ChatResult", "DocumentsFound", "DocumentsRequest", "DocumentsUse",
+           "LoadInfo", "LoadRequest", "PromptRead", "ReplyRequest", "SearchingDocuments", "Token"]
+
+RESOURCE = "chat-model"  # every job that uses the loaded ChatModel names this resource
 
 
 @dataclass
 class LoadRequest:
+    """What to load and how. n_ctx None: the model's own context length capped by context_cap (tokens);
+    gpu_layers None or -1: as many as fit; threads None: physical cores; template None: the GGUF's own."""
+
     path: str
     n_ctx: int | None = None
-    gpu_layers: int | None = None  # None / -1: automatic
+    gpu_layers: int | None = None
     threads: int | None = None
-    context_cap: int = 8192
+    context_cap: int = DEFAULT_CONTEXT_CAP
     flash_attn: bool = True
     use_mmap: bool = True
     template: str | None = None
 
+    @classmethod
+    def from_settings(cls, path, chat, **overrides) -> "LoadRequest":
+        """The request for `path` under a ChatSettings section (context length, GPU layers, threads, cap, flash
+        attention, mmap, the template chosen for this file). `overrides` that are not None win."""
+        path = str(path)
+        values = dict(n_ctx=chat.context_length or None, gpu_layers=None if chat.gpu_layers < 0 else chat.gpu_layers,
+                      threads=chat.threads or None, context_cap=chat.context_cap, flash_attn=chat.flash_attn,
+                      use_mmap=chat.use_mmap, template=chat.templates.get(path))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(path=path, **values)
+
 
 @dataclass
 class ReplyRequest:
+    """One reply to `messages` ([{"role", "content"}], system first when there is one).
+
+    `sampling`: ChatModel.chat keyword arguments (temperature, top_p, top_k, min_p, repeat_penalty, max_tokens,
+    seed — presets.Sampling.kwargs()); `policy`: what to do when the history does not fit (context.py); `stop`:
+    extra stop strings; `grammar`: GBNF text constraining the output (JSON mode); `documents`: collections the
+    reply answers from, citing them."""
+
     messages: list[dict]
-    sampling: dict = field(default_factory=dict)  # ChatModel.chat keyword arguments
+    sampling: dict = field(default_factory=dict)
     policy: str = "truncate_middle"
-    documents: DocumentsRequest | None = None  # collections this reply may draw on (chat/documents.py)
+    documents: DocumentsRequest | None = None
+    stop: list[str] = field(default_factory=list)
+    grammar: str | None = None
 
 
 class ChatEngine:
-    """Holds the loaded ChatModel across jobs."""
+    """Holds the loaded ChatModel (and the documents retriever) across jobs. Its job methods are `fn(inputs, state)`
+    and must run under RESOURCE; the other methods are safe from any thread."""
 
     def __init__(self) -> None:
         self.model: ChatModel | None = None
@@ -46,8 +82,6 @@ class ChatEngine:
         self._idle = threading.Event()
         self._idle.set()
         self._close_pending = False
-        # Figures of the reply in progress, read by the GUI's repaint timer (plain values: no widget access).
-        self.live: dict = {}
         self._retriever = None  # documents retriever kept across turns (its store connection; embedders are
         self._retriever_root = None  # cached per process by documents.embedder)
 
@@ -70,10 +104,21 @@ class ChatEngine:
 
     @property
     def loaded(self) -> bool:
+        """A model is loaded and not closed."""
         return self.model is not None and not self.model.closed
+
+    def load_job(self, req: LoadRequest) -> Job:
+        """The Job that loads `req` (named after the file, on RESOURCE)."""
+        return Job(self.load, req, name=f"Load {Path(req.path).name}", resource=RESOURCE)
+
+    def reply_job(self, req: ReplyRequest, name: str = "Chat reply") -> Job:
+        """The Job that makes one reply (on RESOURCE: it queues behind a running load or reply)."""
+        return Job(self.reply, req, name=name, resource=RESOURCE)
 
     # ---- job functions: fn(inputs, state) -------------------------------------------------------------------
     def load(self, req: LoadRequest, state: JobState) -> LoadInfo:
+        """Job: unload the current model and load `req.path`. Raises UserError (not a GGUF, damaged, unknown
+        architecture, too big for this computer) or JobCancelled; the previous model is gone either way."""
         self._idle.clear()
         try:
             self.unload(None, state)
@@ -89,22 +134,22 @@ class ChatEngine:
                 self._close()
 
     def reply(self, req: ReplyRequest, state: JobState) -> ChatResult:
+        """Job: one reply with the loaded model, answering from `req.documents` when given. Streams partials
+        (module docstring); cancelling keeps what came (result.stopped == "cancelled"). Raises UserError when no
+        model is loaded or the conversation is empty."""
         self._idle.clear()
         try:
             model = self.model
             if model is None or model.closed:
                 raise UserError("No chat model is loaded. Choose one in the model picker first.")
-            self.live = {"n_ctx": model.n_ctx}
-
-            def on_prompt(prompt_tokens: int, reused: int) -> None:
-                self.live = {"n_ctx": model.n_ctx, "prompt_tokens": prompt_tokens, "reused": reused}
-
+            sampling = {**req.sampling, "stop": req.stop, "grammar": req.grammar}
             if req.documents is not None and req.documents.collections:
-                self.live = {"n_ctx": model.n_ctx, "searching": True}
-                return chat_documents.reply(model, req.messages, req.documents, state=state,
-                                            retriever=self._documents_retriever(req.documents.root),
-                                            policy=req.policy, on_prompt=on_prompt, **req.sampling)
-            return model.chat(req.messages, state=state, policy=req.policy, on_prompt=on_prompt, **req.sampling)
+                from app.core.chat import documents
+
+                return documents.reply(model, req.messages, req.documents, state=state,
+                                       retriever=self._documents_retriever(req.documents.root),
+                                       policy=req.policy, **sampling)
+            return model.chat(req.messages, state=state, policy=req.policy, **sampling)
         finally:
             self._idle.set()
             if self._close_pending:
@@ -119,17 +164,21 @@ class ChatEngine:
         return self._retriever
 
     def release_documents(self) -> None:
+        """Close the documents store connection held for replies with collections."""
         retriever, self._retriever = self._retriever, None
         if retriever is not None:
             retriever.store.close()
 
     def set_template(self, template: str | None, _state: JobState | None = None) -> LoadInfo | None:
+        """Job: render later prompts with another chat template ("auto", "gemma", "chatml", … or Jinja text).
+        Returns the updated LoadInfo, or None when no model is loaded."""
         if self.model is None:
             return None
         self.model.set_template(template)
         return self.model.load_info
 
     def unload(self, _inputs=None, _state: JobState | None = None) -> None:
+        """Job: free the loaded model (no-op when none is)."""
         with self._lock:
             model, self.model = self.model, None
         if model is not None:

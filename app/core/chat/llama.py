@@ -2,7 +2,8 @@
 
     model = ChatModel.load(path, n_ctx=2048, state=state)     # UserError with a clear message on bad files
     result = model.chat([{"role": "user", "content": "Hi"}], max_tokens=128, state=state)
-    # pieces of text arrive through state.partial(str); state.cancel() stops the reply (what came is kept)
+    # state.partial gets PromptRead once, then a Token per piece of text; state.cancel() stops the reply (what
+    # came is kept)
 
 The prompt is rendered from the model's chat template (or a built-in one, templates.py), fitted into the context
 window by the overflow policy (context.py), tokenized once, and streamed with create_completion(stream=True).
@@ -64,8 +65,28 @@ def _install_llama_logging() -> None:
     _log_callback = _cb
 
 
+@dataclass(frozen=True)
+class Token:
+    """Partial: the text of one generated token (never empty; a multi-byte character may span tokens and then
+    arrives with the token that completes it)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptRead:
+    """Partial, sent once before the first Token: the prompt's length in tokens, how many of them the KV cache
+    already held (prefix reuse: not evaluated again), and the context size."""
+
+    prompt_tokens: int
+    reused_tokens: int
+    n_ctx: int
+
+
 @dataclass
 class ChatResult:
+    """A finished (or stopped) reply. Times in seconds; tokens_per_s counts from the first token on."""
+
     text: str
     completion_tokens: int
     prompt_tokens: int
@@ -77,17 +98,20 @@ class ChatResult:
     shortened_messages: int = 0
     reused_tokens: int = 0  # prompt tokens already in the KV cache (prefix reuse)
     seconds: float = 0.0
-    documents: object | None = None  # chat.documents.DocumentsUse when the reply drew on collections
+    documents: object | None = None  # chat.citations.DocumentsUse when the reply drew on collections
 
     @property
     def context_used(self) -> int:
+        """Tokens of the context window this exchange fills (prompt + reply)."""
         return self.prompt_tokens + self.completion_tokens
 
     @property
     def note(self) -> str:
+        """What the context policy did to fit the history ("" when it fitted as it was)."""
         return ctxpolicy.Fitted([], 0, self.dropped_messages, self.shortened_messages).note
 
     def to_dict(self) -> dict:
+        """JSON-ready figures (what `hearth chat --json` prints and a stored reply's info holds)."""
         return {"text": self.text, "tokens": self.completion_tokens, "completion_tokens": self.completion_tokens,
                 "prompt_tokens": self.prompt_tokens, "ttft_s": round(self.ttft_s, 4),
                 "tokens_per_s": round(self.tokens_per_s, 2), "stopped": self.stopped, "n_ctx": self.n_ctx,
@@ -356,8 +380,15 @@ class ChatModel:
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None,
              state: JobState | None = None, policy: str = "truncate_middle", top_p: float = 0.95, top_k: int = 40,
              min_p: float = 0.05, repeat_penalty: float = 1.0, stop: list[str] | None = None,
-             on_prompt=None, **_ignored) -> ChatResult:
-        """Stream a reply to `messages`. Pieces of text go to state.partial(str); returns the whole reply."""
+             grammar: str | None = None, **_ignored) -> ChatResult:
+        """Stream a reply to `messages` ([{"role": "system"|"user"|"assistant", "content": str}, ...]).
+
+        The history is fitted into the context window by `policy` (context.py) leaving room for `max_tokens`;
+        `stop` strings end the reply (the template's end-of-turn markers always do); `grammar` (GBNF text, e.g.
+        from llama_cpp.llama_grammar.json_schema_to_gbnf) constrains the output; `seed` None draws a random one;
+        temperature 0 is greedy. state.partial gets PromptRead, then a Token per piece of text; state.cancel()
+        stops the reply, keeping what came (stopped == "cancelled"). Returns the whole reply. Raises UserError on
+        an empty conversation, a closed model or a grammar llama.cpp cannot parse."""
         if not messages:
             raise UserError("There is nothing to answer: the conversation is empty.")
         state = state or JobState()
@@ -373,11 +404,13 @@ class ChatModel:
                 tokens = tokens[:keep_head] + tokens[len(tokens) - (limit - 1 - keep_head):]
             room = self.n_ctx - len(tokens)
             max_new = max(1, min(int(max_tokens), room - 1))
-            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state, on_prompt,
-                                dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
-                                     repeat_penalty=repeat_penalty, seed=seed))
+            sampling = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                            repeat_penalty=repeat_penalty, seed=seed)
+            if grammar:
+                sampling["grammar"] = self._grammar(grammar)
+            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state, sampling)
 
-    def _stream(self, tokens, stops, max_new, fitted, state, on_prompt, sampling) -> ChatResult:
+    def _stream(self, tokens, stops, max_new, fitted, state, sampling) -> ChatResult:
         llm = self._llm
         reused = 0
         cached = llm.n_tokens
@@ -387,8 +420,7 @@ class ChatModel:
                 if a != b:
                     break
                 reused += 1
-        if on_prompt is not None:
-            on_prompt(len(tokens), reused)
+        state.partial(PromptRead(len(tokens), reused, self.n_ctx))
         generated = 0
 
         def count(_ids, _logits) -> bool:
@@ -417,7 +449,7 @@ class ChatModel:
                     if first is None:
                         first = time.perf_counter()
                     pieces.append(piece)
-                    partial(piece)
+                    partial(Token(piece))
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
                 if state.cancelled:
@@ -435,6 +467,17 @@ class ChatModel:
                           ttft_s=first - start, tokens_per_s=tps, stopped=stopped, n_ctx=self.n_ctx,
                           dropped_messages=fitted.dropped, shortened_messages=fitted.shortened,
                           reused_tokens=reused, seconds=end - start)
+
+    def _grammar(self, text: str):
+        """A llama_cpp.LlamaGrammar for GBNF `text`, parsed once here first: llama-cpp-python would crash on a
+        grammar llama.cpp cannot parse. Raises UserError for one."""
+        import llama_cpp
+
+        sampler = llama_cpp.llama_sampler_init_grammar(self._llm._model.vocab, text.encode("utf-8"), b"root")
+        if not sampler:
+            raise UserError("The grammar cannot be used: llama.cpp could not parse it (GBNF, with a `root` rule).")
+        llama_cpp.llama_sampler_free(sampler)
+        return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next turn evaluates its whole prompt)."""

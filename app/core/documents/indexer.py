@@ -58,6 +58,17 @@ class IndexReport:
         return self.chunks / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class FileIndexed:
+    """Partial: one file finished — indexed (with its passage and page counts) or failed (with the reason)."""
+
+    file: str
+    state: str  # store.INDEXED | store.FAILED
+    chunks: int = 0
+    pages: int = 0
+    reason: str = ""
+
+
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -254,13 +265,13 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                         store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=FAILED,
                                        reason=reason)
                         report.failed.append((path, reason))
-                        state.partial({"file": path, "state": FAILED, "reason": reason})
+                        state.partial(FileIndexed(path, FAILED, reason=reason))
                     else:
                         store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=INDEXED,
                                        chunks=count, pages=pages)
                         report.indexed += 1
                         report.pages += pages
-                        state.partial({"file": path, "state": INDEXED, "chunks": count, "pages": pages})
+                        state.partial(FileIndexed(path, INDEXED, count, pages))
                     _progress()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

@@ -1,11 +1,14 @@
-"""Jobs the GUI and the CLI run for Documents: index, search, ask, list, remove. Each is `fn(inputs, state)`."""
+"""Documents' entry: the jobs the Documents tab and `hearth docs` run — index, search, list, remove, change the
+embedder. Each is `fn(inputs, state)`; jobs that write the store name RESOURCE. Indexing streams a FileIndexed
+partial per file. Answering a question from a collection is a chat reply (app.core.chat.documents).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.documents.indexer import IndexReport, IndexRequest, index_collection  # noqa: F401 (re-export)
+from app.core.documents.indexer import FileIndexed, IndexReport, IndexRequest, index_collection  # noqa: F401
 from app.core.documents.retriever import Hit, Retriever, SearchOptions
 from app.core.documents.store import FAILED, INDEXED, PENDING, Store
 from app.core.errors import UserError
@@ -14,7 +17,8 @@ RESOURCE = "documents"  # jobs that write the store run one after another
 
 
 def options_from_settings(docs, k: int | None = None, **overrides) -> SearchOptions:
-    """SearchOptions from a DocumentsSettings section."""
+    """SearchOptions from a DocumentsSettings section: k (None: its search_k), mode, RRF k and weights, reranker.
+    `overrides` that are not None win. Raises UserError for a mode other than hybrid, dense or bm25."""
     opts = SearchOptions(k=k or docs.search_k, mode=docs.mode, rrf_k=docs.rrf_k, dense_weight=docs.dense_weight,
                          bm25_weight=docs.bm25_weight, reranker=docs.reranker)
     for key, value in overrides.items():
@@ -27,6 +31,8 @@ def options_from_settings(docs, k: int | None = None, **overrides) -> SearchOpti
 
 @dataclass
 class CollectionSummary:
+    """A collection for `hearth docs list`: its embedder, sources and file counts by state."""
+
     name: str
     model: str
     sources: list[str]
@@ -41,6 +47,7 @@ class CollectionSummary:
 
 
 def list_collections(root: Path | None = None) -> list[CollectionSummary]:
+    """Every collection of the store at `root` (None: the user's), by name."""
     store = Store(root)
     out = []
     for info in store.collections():
@@ -53,11 +60,14 @@ def list_collections(root: Path | None = None) -> list[CollectionSummary]:
 
 
 def remove_collection(name: str, root: Path | None = None) -> None:
+    """Delete a collection's index (its files are not touched). Raises UserError when there is no such collection."""
     Store(root).remove(name)
 
 
 @dataclass
 class SearchRequest:
+    """A search of one or more collections (their rankings fused)."""
+
     collections: list[str]
     query: str
     options: SearchOptions = field(default_factory=SearchOptions)
@@ -65,6 +75,8 @@ class SearchRequest:
 
 
 def search(request: SearchRequest, state=None) -> list[Hit]:
+    """Job: the best `request.options.k` passages for the query, best first. Raises UserError for an unknown
+    collection or an embedder/reranker that is not installed."""
     retriever = Retriever(root=request.root)
     infos = [retriever.store.get(name) for name in request.collections]
     if state is not None:
@@ -73,46 +85,17 @@ def search(request: SearchRequest, state=None) -> list[Hit]:
 
 
 @dataclass
-class AskRequest:
-    collections: list[str]
-    question: str
-    model_path: str
-    options: SearchOptions = field(default_factory=lambda: SearchOptions(k=5))
-    min_similarity: float = 0.3
-    max_tokens: int = 384
-    temperature: float = 0.2
-    seed: int | None = 0
-    n_ctx: int | None = 4096
-    root: Path | None = None
-
-
-def ask(request: AskRequest, state=None):
-    """Retrieve, then answer with citations. Loads the chat model for this one question."""
-    from app.core.documents.answer import answer
-    from app.core.documents.chat_adapter import load_chat_model
-
-    hits = search(SearchRequest(request.collections, request.question, request.options, request.root), state)
-    if state is not None:
-        state.progress(None, "loading the chat model")
-    model = load_chat_model(request.model_path, n_ctx=request.n_ctx, state=state)
-    try:
-        if state is not None:
-            state.progress(None, "answering")
-        return answer(request.question, hits, model, max_tokens=request.max_tokens, temperature=request.temperature,
-                      seed=request.seed, min_similarity=request.min_similarity, state=state)
-    finally:
-        model.close()
-
-
-@dataclass
 class ChangeEmbedder:
+    """Switch `collection` to embedder `model` ("" = built-in)."""
+
     collection: str
     model: str
     root: Path | None = None
 
 
 def change_embedder(request: ChangeEmbedder, state) -> IndexReport:
-    """Switch a collection to another embedding model and re-embed every file."""
+    """Job: switch a collection to another embedding model and re-embed every file. Raises UserError for an
+    unknown collection or an embedder that is not installed."""
     from app.core.documents import embedder as embedders
 
     store = Store(request.root)
@@ -123,5 +106,6 @@ def change_embedder(request: ChangeEmbedder, state) -> IndexReport:
 
 
 def remove_collection_job(name: str, state=None) -> str:
+    """Job: remove_collection for the store in the data folder; returns the name."""
     remove_collection(name)
     return name

@@ -1,9 +1,11 @@
 """Chat tab: conversations on the left, messages in the middle, settings on the right.
 
-Views only: loading and replying are jobs (app/core/chat/jobs.py) naming the "chat-model" resource; streamed
-text is buffered here and painted at most every 30 ms into the one row that is growing. A conversation can
-answer from document collections (the picker by the composer); the reply job searches them, and the passages
-it drew on are shown in the sources panel under the messages, its citations [n] linking to file and page.
+Views only: the chat turn (storing messages, the request, keeping a finished or stopped reply, branches) is
+app/core/chat/conversation.py; loading and replying are jobs (app/core/chat/jobs.py) naming the "chat-model"
+resource. Streamed text is buffered here and painted at most every 30 ms into the one row that is growing. A
+conversation can answer from document collections (the picker by the composer); the reply job searches them, and
+the passages it drew on are shown in the sources panel under the messages, its citations [n] linking to file and
+page.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.documents import DocumentsRequest, DocumentsUse, check_reply
-from app.core.chat.jobs import RESOURCE, ChatEngine, LoadRequest, ReplyRequest
+from app.core.chat.conversation import Conversation, Turn, TurnOptions
+from app.core.chat.jobs import RESOURCE, ChatEngine, DocumentsFound, LoadRequest
 from app.core.chat.store import ConversationStore
 from app.core.errors import UserError
 from app.core.jobs import Job
@@ -60,11 +62,12 @@ class ChatTab(QWidget):
         except UserError as exc:  # unreadable database: keep working in memory and say so
             ctx.show_message(str(exc), "warning")
             self.store = ConversationStore(":memory:")
-        self.conv_id: str | None = None
+        self.conversation = Conversation(self.store)
         self.load_info = None
         self.load_handle = None
         self.reply_handle = None
-        self._reply: dict = {}
+        self.turn: Turn | None = None  # the reply in flight
+        self._row = -1  # its row in the message list
         self._pending: list[str] = []
         self._closing = False
         self._doc_store = None  # the documents store, opened when the collections are first listed
@@ -179,17 +182,17 @@ class ChatTab(QWidget):
         if has_any and not self.engine.loaded and self.load_handle is None and not self.load_info:
             self.model_bar.show_text("Choose a model to start")
 
+    @property
+    def conv_id(self) -> str | None:
+        """The open conversation's id (None for a new chat not sent yet)."""
+        return self.conversation.id
+
     # ---- model -------------------------------------------------------------------------------------------------
     def load_model(self, path: str) -> None:
         self.stop()
         self.model_bar.select(path)
         self.model_bar.show_text(f"Loading {Path(path).name}…")
-        req = LoadRequest(path=path, n_ctx=self.cs.context_length or None,
-                          gpu_layers=None if self.cs.gpu_layers < 0 else self.cs.gpu_layers,
-                          threads=self.cs.threads or None, context_cap=self.cs.context_cap,
-                          flash_attn=self.cs.flash_attn, use_mmap=self.cs.use_mmap,
-                          template=self.cs.templates.get(path))
-        handle = self.ctx.jobs.submit(Job(self.engine.load, req, name=f"Load {Path(path).name}", resource=RESOURCE),
+        handle = self.ctx.jobs.submit(self.engine.load_job(LoadRequest.from_settings(path, self.cs)),
                                       replace="chat-load")
         self.load_handle = handle
         self.load_info = None
@@ -231,7 +234,7 @@ class ChatTab(QWidget):
     # ---- conversations -----------------------------------------------------------------------------------------
     def new_conversation(self) -> None:
         self.stop()
-        self.conv_id = None
+        self.conversation = Conversation(self.store)
         self.cs.last_conversation = ""
         self.model.set_rows([])
         self.sidebar.set_current(None)
@@ -244,9 +247,10 @@ class ChatTab(QWidget):
     def open_conversation(self, cid: str) -> None:
         if cid == self.conv_id:
             return
-        conv = self.store.get(cid)
+        conversation = Conversation(self.store, cid)
+        conv = conversation.record
         self.stop()
-        self.conv_id = cid
+        self.conversation = conversation
         self.cs.last_conversation = cid
         self.panel.set_conversation(conv.system_prompt, conv.settings)
         self.collections_picker.set_attached(conv.settings.get("collections") or [])
@@ -264,7 +268,7 @@ class ChatTab(QWidget):
             self.model.set_rows([])
             return
         rows = [Row(m.id, m.role, m.content, m.info, m.sibling_index, m.sibling_count)
-                for m in self.store.branch(self.conv_id)]
+                for m in self.conversation.messages()]
         self.delegate.last_regenerable = len(rows) - 1 if rows and rows[-1].role == "assistant" else -1
         self.model.set_rows(rows)
         self.view.scrollToBottom()
@@ -274,8 +278,12 @@ class ChatTab(QWidget):
 
     def _save_conversation_settings(self) -> None:
         if self.conv_id is not None:
-            self.store.update(self.conv_id, system_prompt=self.panel.system_prompt(),
-                              settings=self.conversation_settings())
+            self.conversation.save(system_prompt=self.panel.system_prompt(), settings=self.conversation_settings())
+
+    def turn_options(self) -> TurnOptions:
+        """What the next reply is made with: the panel's sampling and policy, the attached collections."""
+        return TurnOptions(self.panel.sampling(), self.panel.policy_key(), self.collections_picker.attached(),
+                           self.ctx.settings.documents)
 
     # ---- documents ---------------------------------------------------------------------------------------------
     def _collection_names(self) -> list[str]:
@@ -284,16 +292,6 @@ class ChatTab(QWidget):
         if self._doc_store is None:
             self._doc_store = Store()
         return [info.name for info in self._doc_store.collections()]
-
-    def _documents_request(self) -> DocumentsRequest | None:
-        names = self.collections_picker.attached()
-        if not names:
-            return None
-        from app.core.documents.jobs import options_from_settings
-
-        docs = self.ctx.settings.documents
-        return DocumentsRequest(names, k=docs.answer_k, min_similarity=docs.min_similarity,
-                                options=options_from_settings(docs, k=docs.answer_k))
 
     def show_sources(self, index: int, highlight: int | None = None) -> None:
         """Show in the sources panel what the message at row `index` drew on."""
@@ -330,112 +328,101 @@ class ChatTab(QWidget):
                                   if self.load_handle is None else "The model is still loading.", "info")
             return False
         if self.conv_id is None:
-            conv = self.store.create(model=self.cs.last_model, system_prompt=self.panel.system_prompt(),
-                                     settings=self.conversation_settings())
-            self.conv_id = conv.id
-            self.cs.last_conversation = conv.id
+            self.conversation.start(model=self.cs.last_model, system_prompt=self.panel.system_prompt(),
+                                    settings=self.conversation_settings())
+            self.cs.last_conversation = self.conv_id
         else:
             self._save_conversation_settings()
-        user = self.store.add_message(self.conv_id, "user", text)
+        self._start_reply(lambda options, model: self.conversation.send(text, options, model))
         self.composer.clear()
         self.sidebar.set_current(self.conv_id)
         self.sidebar.refresh()
-        self.reload_rows()
-        self._start_reply(user.id)
         return True
 
-    def _start_reply(self, parent_id: int) -> None:
-        history = self.store.history(self.conv_id)
-        sampling = self.panel.sampling()
-        req = ReplyRequest(messages=history, sampling=sampling.kwargs(), policy=self.panel.policy_key(),
-                           documents=self._documents_request())
-        self.engine.live = {}
+    def _start_reply(self, make_turn) -> bool:
+        """Make the turn (`make_turn(options, model name)` stores what it needs), show it, and submit its job."""
+        try:
+            turn = make_turn(self.turn_options(), self.load_info.name if self.load_info else "")
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "warning")
+            return False
+        self.reload_rows()
+        self.turn = turn
         self._pending = []
-        self._reply = {"conv": self.conv_id, "parent": parent_id, "text": "", "pieces": 0, "start": time.monotonic(),
-                       "first": None, "sampling": sampling.to_dict(), "model": self.load_info.name if self.load_info
-                       else "", "row": self.model.append(Row(None, "assistant", "", streaming=True)),
-                       "documents": None}
+        self._row = self.model.append(Row(None, "assistant", "", streaming=True))
         self.delegate.last_regenerable = -1
         self.view.scrollToBottom()
-        handle = self.ctx.jobs.submit(Job(self.engine.reply, req, name="Chat reply", resource=RESOURCE))
+        handle = self.ctx.jobs.submit(turn.job(self.engine))
         self.reply_handle = handle
-        handle.sig_partial.connect(self._on_piece)
+        handle.sig_partial.connect(self._on_partial)
         handle.sig_done.connect(lambda result: self._on_reply_done(handle, result))
         handle.sig_cancelled.connect(lambda: self._on_reply_stopped(handle, "cancelled"))
         handle.sig_error.connect(lambda msg: self._on_reply_stopped(handle, "error", msg))
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self._flush_timer.start()
+        return True
 
-    def _on_piece(self, piece) -> None:
-        if isinstance(piece, dict) and "documents" in piece and self._reply:
-            self._on_documents(piece["documents"])
+    def _on_partial(self, value) -> None:
+        if self.turn is None:
             return
-        if isinstance(piece, str) and piece and self._reply:
-            if self._reply.get("first") is None:
-                self._reply["first"] = time.monotonic()
-            self._pending.append(piece)
-            self._reply["pieces"] += 1
-
-    def _on_documents(self, data: dict) -> None:
-        """The passages the reply is about to draw on (before it streams): show them, say what went wrong."""
-        self._reply["documents"] = data
-        use = DocumentsUse.from_json(data)
-        if use.problems:
-            self.ctx.show_message(" ".join(use.problems), "warning")
-        if use.collections or use.problems:
-            self.sources.show_use(use)
+        text = self.turn.feed(value)
+        if text:
+            self._pending.append(text)
+        elif isinstance(value, DocumentsFound):  # the passages the reply is about to draw on: show them
+            use = value.use
+            if use.problems:
+                self.ctx.show_message(" ".join(use.problems), "warning")
+            if use.collections or use.problems:
+                self.sources.show_use(use)
 
     def _flush(self) -> None:
-        r = self._reply
-        if not r:
+        if self.turn is None:
             return
         if self._pending:
             text = "".join(self._pending)
             self._pending = []
-            r["text"] += text
             follow = self.view.at_bottom()
-            if 0 <= r["row"] < len(self.model.rows):
-                self.model.append_text(r["row"], text)
+            if 0 <= self._row < len(self.model.rows):
+                self.model.append_text(self._row, text)
             if follow:
                 self.view.scrollToBottom()
         self.stats.setText(self._live_stats())
 
     def _live_stats(self) -> str:
-        r = self._reply
-        live = self.engine.live
+        turn, now = self.turn, time.monotonic()
         parts = []
-        now = time.monotonic()
-        if r.get("first") is not None:
-            gen = now - r["first"]
-            if r["pieces"] > 1 and gen > 0:
-                parts.append(f"{(r['pieces'] - 1) / gen:.1f} tok/s")
-            parts.append(f"first token {r['first'] - r['start']:.2f} s")
-        elif live.get("searching"):
-            parts.append(f"searching documents… {now - r['start']:.1f} s")
+        if turn.ttft_s is not None:
+            if turn.tokens > 1:
+                parts.append(f"{turn.tokens_per_s(now):.1f} tok/s")
+            parts.append(f"first token {turn.ttft_s:.2f} s")
+        elif turn.searching:
+            parts.append(f"searching documents… {now - turn.started:.1f} s")
         else:
-            parts.append(f"reading the prompt… {now - r['start']:.1f} s")
-        if live.get("prompt_tokens"):
-            parts.append(f"context {live['prompt_tokens'] + r['pieces']}/{live.get('n_ctx', '?')}")
+            parts.append(f"reading the prompt… {now - turn.started:.1f} s")
+        if turn.prompt is not None:
+            parts.append(f"context {turn.context_used}/{turn.prompt.n_ctx}")
         return " · ".join(parts)
 
-    def _finish_reply(self) -> dict:
+    def _finish_reply(self) -> Turn:
         self._flush()
         self._flush_timer.stop()
         self.reply_handle = None
         self.send_button.setEnabled(True)
         self.stop_button.setEnabled(False)
-        r, self._reply = self._reply, {}
-        return r
+        turn, self.turn = self.turn, None
+        return turn
 
     def _on_reply_done(self, handle, result) -> None:
         if handle is not self.reply_handle:
             return
-        r = self._finish_reply()
-        info = {**result.to_dict(), "text": None, "note": result.note, "sampling": r["sampling"]}
-        message = self._store_reply(r, result.text, info)
+        turn = self._finish_reply()
+        message = self.conversation.finish(turn, result)
+        shown = turn.conversation_id == self.conv_id
+        if shown and not self._closing:
+            self.reload_rows()
         use = result.documents
-        if use is not None and (use.collections or use.problems) and r.get("conv") == self.conv_id:
+        if use is not None and (use.collections or use.problems) and shown:
             self.sources.show_use(use, message.id if message else None)
         self.stats.setText(f"{result.tokens_per_s:.1f} tok/s · first token {result.ttft_s:.2f} s · "
                            f"context {result.context_used}/{result.n_ctx}"
@@ -445,38 +432,14 @@ class ChatTab(QWidget):
     def _on_reply_stopped(self, handle, how: str, message: str = "") -> None:
         if handle is not self.reply_handle:
             return
-        r = self._finish_reply()
-        if how == "cancelled" and r.get("text"):
-            self._store_partial(r)
-        elif r.get("conv") == self.conv_id:
+        turn = self._finish_reply()
+        if how == "cancelled":
+            self.conversation.keep_stopped(turn)
+        if turn.conversation_id == self.conv_id:
             self.reload_rows()
         if how == "error":
             self.stats.setText(f"The reply failed: {message}")
         self.sig_reply_finished.emit(how)
-
-    def _store_reply(self, r: dict, text: str, info: dict):
-        if r.get("conv") is None:
-            return None
-        message = None
-        try:
-            message = self.store.add_message(r["conv"], "assistant", text, parent_id=r["parent"], model=r["model"],
-                                             info=info)
-        except UserError as exc:  # the conversation was deleted meanwhile
-            log.info("reply not stored: %s", exc)
-        if r["conv"] == self.conv_id and not self._closing:
-            self.reload_rows()
-        return message
-
-    def _store_partial(self, r: dict):
-        """Keep a stopped reply: what came, with its sources and only the citations that name one of them."""
-        text = r["text"]
-        info = {"stopped": "cancelled", "completion_tokens": r["pieces"], "sampling": r["sampling"]}
-        use = DocumentsUse.from_json(r.get("documents"))
-        if use is not None:
-            if use.collections:
-                text = check_reply(text, use)
-            info["documents"] = use.to_json()
-        return self._store_reply(r, text, info)
 
     def stop(self) -> None:
         if self.reply_handle is not None:
@@ -522,11 +485,7 @@ class ChatTab(QWidget):
         if not self.engine.loaded:
             self.ctx.show_message("Load a chat model to regenerate the reply.", "info")
             return False
-        parent = self.store.message(rows[-1].id).parent_id
-        self.store.set_leaf(self.conv_id, parent)
-        self.reload_rows()
-        self._start_reply(parent)
-        return True
+        return self._start_reply(self.conversation.regenerate)
 
     def edit_and_resend(self, message_id: int, text: str) -> bool:
         if self.replying:
@@ -534,17 +493,10 @@ class ChatTab(QWidget):
         if not self.engine.loaded:
             self.ctx.show_message("Load a chat model to resend the message.", "info")
             return False
-        new = self.store.edit_user_message(message_id, text)
-        self.reload_rows()
-        self._start_reply(new.id)
-        return True
+        return self._start_reply(lambda options, model: self.conversation.edit(message_id, text, options, model))
 
     def switch_version(self, message_id: int, step: int) -> None:
-        if self.replying:
-            return
-        other = self.store.sibling(message_id, step)
-        if other is not None:
-            self.store.switch_to(other.id)
+        if not self.replying and self.conversation.switch_version(message_id, step):
             self.reload_rows()
 
     # ---- quitting ----------------------------------------------------------------------------------------------
@@ -553,10 +505,9 @@ class ChatTab(QWidget):
         self._closing = True
         if self.reply_handle is not None:
             handle = self.reply_handle
-            r = self._finish_reply()
+            turn = self._finish_reply()
             handle.cancel()
-            if r.get("text"):
-                self._store_partial(r)
+            self.conversation.keep_stopped(turn)
         if self.load_handle is not None:
             self.load_handle.cancel()
         self._save_conv_timer.stop()

@@ -270,7 +270,7 @@ class DocumentsTab(QWidget):
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
         handle.sig_progress.connect(lambda f, t, n=name: self._on_progress(n, f, t))
-        handle.sig_partial.connect(lambda v, n=name: self._on_file(n, v))
+        handle.on_partial(docs_jobs.FileIndexed, lambda v, n=name: self._on_file(n, v))
         handle.sig_done.connect(lambda report, n=name: self._on_indexed(n, report))
         handle.sig_error.connect(lambda msg, n=name: self.ctx.show_message(f"Indexing {n} failed: {msg}", "error"))
         handle.sig_cancelled.connect(lambda n=name: self.status.setText("Cancelled — what was indexed is kept.")
@@ -295,10 +295,9 @@ class DocumentsTab(QWidget):
             self.progress.setValue(int(fraction * 1000))
         self.status.setText(text)
 
-    def _on_file(self, name: str, value) -> None:
-        if name == self.current_name() and isinstance(value, dict):
-            self.files.update_file(value["file"], value["state"], value.get("reason", ""), value.get("chunks", 0),
-                                   value.get("pages", 0))
+    def _on_file(self, name: str, done: docs_jobs.FileIndexed) -> None:
+        if name == self.current_name():
+            self.files.update_file(done.file, done.state, done.reason, done.chunks, done.pages)
 
     def _on_indexed(self, name: str, report) -> None:
         if report.failed and name == self.current_name():

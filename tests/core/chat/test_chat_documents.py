@@ -4,11 +4,12 @@ import re
 
 import pytest
 
-from app.core.chat.documents import DocumentsRequest, DocumentsUse, check_reply, ground
-from app.core.chat.jobs import ChatEngine, ReplyRequest
+from app.core.chat.citations import NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source
+from app.core.chat.documents import DocumentsRequest, ground
+from app.core.chat.jobs import (ChatEngine, DocumentsFound, PromptRead, ReplyRequest, SearchingDocuments,
+                                Token)
 from app.core.chat.store import ConversationStore
 from app.core.documents import embedder as embedders
-from app.core.documents.answer import NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, Source
 from app.core.documents.indexer import IndexRequest, index_collection
 from app.core.documents.store import Store
 from app.core.jobs import JobState
@@ -24,20 +25,6 @@ def _sources(n, length=40):
 
 def _count_messages(messages):
     return sum(len(m["content"]) + 4 for m in messages)
-
-
-def test_citations_are_checked_against_the_sources_given():
-    use = DocumentsUse(["manual"], _sources(2))
-    text = check_reply("Mount it high [1]. Clean it [2, 5]. Recycle it [4].", use)
-    assert text == "Mount it high [1]. Clean it [2]. Recycle it."
-    assert use.cited == [1, 2] and use.invalid == [5, 4]
-    nothing = DocumentsUse(["manual"], [], nothing_found=True)
-    assert "[" not in check_reply("See [1].", nothing) and nothing.invalid == [1]
-    assert nothing.note == "Nothing relevant was found in “manual”."
-    again = DocumentsUse.from_json(use.to_json())
-    assert [(s.n, s.file, s.page, s.text) for s in again.sources] == [(s.n, s.file, s.page, s.text)
-                                                                      for s in use.sources]
-    assert again.cited == [1, 2] and again.invalid == [5, 4]
 
 
 def test_sources_go_into_the_latest_turn_keeping_the_system_prompt_and_the_budget():
@@ -94,9 +81,11 @@ def test_a_reply_from_two_collections_cites_file_and_page(engine, collections):
     assert (use.sources[0].file, use.sources[0].page) == (manual, 3) and "tilt sensor" in use.sources[0].text
     assert [s.n for s in use.sources] == list(range(1, len(use.sources) + 1))
     assert result.prompt_tokens > 60  # the passage went into the prompt
-    # the sources arrive before the reply streams, then the text
-    assert partials[0]["documents"]["sources"] == use.to_json()["sources"]
-    assert "".join(p for p in partials[1:] if isinstance(p, str))
+    # the search is said, the sources arrive before the reply streams, then the prompt's size, then the text
+    assert partials[0] == SearchingDocuments(("home", "manual"))
+    assert isinstance(partials[1], DocumentsFound) and partials[1].use.sources == use.sources
+    assert isinstance(partials[2], PromptRead) and partials[2].prompt_tokens == result.prompt_tokens
+    assert all(isinstance(p, Token) for p in partials[3:]) and "".join(p.text for p in partials[3:])
     # only citations of given sources survive (Gemma-270M is a base model: there may be none)
     given = {s.n for s in use.sources}
     assert set(use.cited) <= given

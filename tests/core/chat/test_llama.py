@@ -3,6 +3,8 @@
 import pytest
 
 from app.core.chat.context import ContextFull
+from app.core.chat.llama import PromptRead, Token
+from app.core.errors import UserError
 from app.core.jobs import JobState
 
 Q = [{"role": "user", "content": "List three colours of the rainbow."}]
@@ -13,7 +15,8 @@ def stop_after(n):
     pieces = []
 
     def on_partial(piece):
-        pieces.append(piece)
+        if isinstance(piece, Token):
+            pieces.append(piece.text)
         if len(pieces) >= n:
             state.cancel()
 
@@ -34,10 +37,12 @@ def test_base_model_without_template_chats_in_gemma_format(model):
 
 
 def test_stream_pieces_make_the_reply_and_greedy_is_deterministic(model):
-    pieces = []
-    state = JobState(on_partial=pieces.append)
+    partials = []
+    state = JobState(on_partial=partials.append)
     first = model.chat(Q, max_tokens=10, temperature=0, seed=7, state=state)
-    assert first.text and "".join(pieces) == first.text
+    assert partials[0] == PromptRead(first.prompt_tokens, first.reused_tokens, model.n_ctx)
+    assert all(isinstance(p, Token) and p.text for p in partials[1:])
+    assert first.text and "".join(p.text for p in partials[1:]) == first.text
     assert first.stopped in ("eos", "length") and 0 < first.completion_tokens <= 10
     assert first.prompt_tokens > 10 and first.ttft_s > 0 and first.tokens_per_s > 0
     again = model.chat(Q, max_tokens=10, temperature=0, seed=7)
@@ -48,7 +53,8 @@ def test_stop_mid_reply_returns_what_came(model):
     pieces = []
 
     def on_partial(piece):
-        pieces.append(piece)
+        if isinstance(piece, Token):
+            pieces.append(piece.text)
         if len(pieces) == 3:
             state.cancel()
 
@@ -59,6 +65,14 @@ def test_stop_mid_reply_returns_what_came(model):
     assert result.completion_tokens < 200
     # the model is still usable afterwards
     assert model.chat(Q, max_tokens=4, temperature=0).completion_tokens > 0
+
+
+def test_a_grammar_constrains_the_reply_and_a_broken_one_is_refused(model):
+    question = [{"role": "user", "content": "Is the sea salty? Answer yes or no."}]
+    result = model.chat(question, max_tokens=8, temperature=0.8, seed=3, grammar='root ::= "yes" | "no"')
+    assert result.text in ("yes", "no")
+    with pytest.raises(UserError, match="grammar"):
+        model.chat(question, max_tokens=4, grammar="root ::= ((")
 
 
 def test_follow_up_turn_reuses_the_cached_prefix(model):
