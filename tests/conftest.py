@@ -14,6 +14,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Session fixtures shared by several test folders (tests/core/<feature>, tests/ui/<tab>, tests/cli).
+pytest_plugins = ["tests.fixtures.tiny_sd"]
+
 
 @pytest.fixture(autouse=True)
 def hearth_home(tmp_path, monkeypatch) -> Path:

@@ -1,17 +1,7 @@
 import pytest
 
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    """Tiny SD parts with random weights: a diffusers folder, the same weights as a single LDM-layout file,
-    a ControlNet and a tokenizer. Built once per test session."""
-    import torch
-
-    from tests.core.images import tiny
-
-    # Tiny convolutions on a shared 2-core machine: one thread avoids OpenMP contention (13x faster here).
-    torch.set_num_threads(1)
-    return tiny.build_all(tmp_path_factory.mktemp("tiny-sd"))
+# tiny_models and tiny_sdxl (used by the UI and CLI tests too) are in tests/fixtures/tiny_sd.py, registered by
+# tests/conftest.py.
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +12,6 @@ def engine():
     eng = ImageEngine(ImagesSettings(preview="approx"))
     yield eng
     eng.free()
-
-
-@pytest.fixture(scope="session")
-def tiny_sdxl(tiny_models, tmp_path_factory):
-    """A tiny SDXL (two text encoders, text_time UNet) as a diffusers folder and as a single file in Stability's
-    key layout, plus an SDXL ControlNet. Built once per test session."""
-    from tests.core.images import tiny
-
-    return tiny.build_sdxl(tmp_path_factory.mktemp("tiny-sdxl"), tiny_models["tokenizer"])
 
 
 @pytest.fixture(scope="session")

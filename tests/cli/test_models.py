@@ -67,3 +67,4 @@ def test_quantize_cli(subprocess_env, tmp_path):
     assert out.exists() and out.stat().st_size < src.stat().st_size / 3
     r = hearth(["quantize", str(out), "--type", "Q4_K_M"], subprocess_env)
     assert r.returncode == 1 and "already quantized" in r.stderr
+
