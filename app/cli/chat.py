@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from app.cli.common import print_sources, run_guarded
+from app.cli.common import guarded, print_sources
 from app.core.errors import UserError
 
 
@@ -40,14 +40,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from app.core.jobs import ConsoleState
-
-    state = ConsoleState(on_partial=None)
-    return run_guarded(lambda: _run(args, state), state)
-
-
-def _run(args, state) -> int:
+@guarded(console=True)
+def run(args, state) -> int:
     from app.core.chat.conversation import Conversation, TurnOptions
     from app.core.chat.jobs import ChatEngine, LoadRequest
     from app.core.chat.store import ConversationStore

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Callable
 
@@ -23,6 +24,23 @@ def run_guarded(fn: Callable[[], int], state=None, cancelled: str = "cancelled")
             state.finish()
         print(cancelled, file=sys.stderr)
         return 130
+
+
+def guarded(cancelled: str = "cancelled", console: bool = False):
+    """Decorator for a subcommand's `run(args) -> int`: runs it under run_guarded with this cancel message. With
+    `console`, the function is `run(args, state)` and gets a ConsoleState (progress on stderr) whose line is closed
+    before an error is printed."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(args) -> int:
+            if not console:
+                return run_guarded(lambda: fn(args), cancelled=cancelled)
+            from app.core.jobs import ConsoleState
+
+            state = ConsoleState()
+            return run_guarded(lambda: fn(args, state), state, cancelled)
+        return wrapper
+    return wrap
 
 
 def print_sources(use, out=None) -> None:

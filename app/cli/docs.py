@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.cli.common import print_sources, run_guarded
+from app.cli.common import guarded, print_sources
 from app.core.errors import UserError
 
 
@@ -69,11 +69,7 @@ def _search_options(parser, k_default) -> None:
     parser.add_argument("--rerank", metavar="RERANKER", help="re-rank with an installed cross-encoder")
 
 
-def _guard(fn):
-    def wrapper(args) -> int:
-        return run_guarded(lambda: fn(args),
-                           cancelled="\ncancelled: what was indexed is kept; run the same command to continue")
-    return wrapper
+_guard = guarded("\ncancelled: what was indexed is kept; run the same command to continue")
 
 
 def _settings():

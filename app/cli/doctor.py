@@ -8,15 +8,12 @@ import sys
 
 import app as hearth
 from app.core import devices, libraries, paths
+from app.core.units import format_bytes
 
 
 def register(sub) -> None:
     parser = sub.add_parser("doctor", help="check engines, accelerators and data paths")
     parser.set_defaults(func=run)
-
-
-def _gb(n: float) -> str:
-    return f"{n / 2**30:.1f} GB"
 
 
 def run(_args) -> int:
@@ -36,9 +33,9 @@ def run(_args) -> int:
     info = devices.detect()
     print(f"  CPU            {info.cpu_name} ({', '.join(info.cpu_features) or 'no SIMD extensions found'}), "
           f"{info.physical_cores} physical cores", file=out)
-    print(f"  RAM            {_gb(info.ram_bytes)}", file=out)
+    print(f"  RAM            {format_bytes(info.ram_bytes)}", file=out)
     for gpu in info.gpus:
-        mem = f", {_gb(gpu.memory_bytes)}" if gpu.memory_bytes else ""
+        mem = f", {format_bytes(gpu.memory_bytes)}" if gpu.memory_bytes else ""
         print(f"  GPU            {gpu.name} ({gpu.kind}{mem})", file=out)
     print(f"  Hearth will use {info.best}", file=out)
     if "torch" not in failed:
@@ -53,7 +50,7 @@ def run(_args) -> int:
     for name, path in paths.all_paths().items():
         print(f"  {name:<14} {path}", file=out)
     usage = shutil.disk_usage(paths.data_dir())
-    print(f"  free disk      {_gb(usage.free)} of {_gb(usage.total)}", file=out)
+    print(f"  free disk      {format_bytes(usage.free)} of {format_bytes(usage.total)}", file=out)
 
     if failed:
         print(f"\nProblem: {', '.join(failed)} could not be imported. Reinstall with `make run` "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.cli.common import guarded
 from app.core.errors import UserError
 
 
@@ -68,15 +69,8 @@ def build_params(args: argparse.Namespace):
         loras=[_lora(s) for s in args.lora], config=args.config)
 
 
-def run(args: argparse.Namespace) -> int:
-    from app.cli.common import run_guarded
-    from app.core.jobs import ConsoleState
-
-    state = ConsoleState()
-    return run_guarded(lambda: _run(args, state), state)
-
-
-def _run(args: argparse.Namespace, state) -> int:
+@guarded(console=True)
+def run(args: argparse.Namespace, state) -> int:
     from app.core.jobs import Job, run_sync
     from app.core.settings import Settings
 

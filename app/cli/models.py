@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from app.core.errors import JobCancelled, UserError
-from app.core.jobs import ConsoleState
+from app.cli.common import guarded
+from app.core.errors import UserError
+from app.core.jobs import ConsoleState, JobState
+from app.core.units import format_bytes
 
 
 def register(sub) -> None:
@@ -54,13 +56,7 @@ def register(sub) -> None:
     p.set_defaults(func=run_fp16)
 
 
-def _fail(exc: BaseException) -> int:
-    print(f"error: {exc}", file=sys.stderr)
-    return 1
-
-
-def _gb(n: int | float) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+PAUSED = "Paused; run the same command again to resume."
 
 
 def _job(fn, inputs):
@@ -71,21 +67,15 @@ def _job(fn, inputs):
         state.finish()
 
 
-def run(args) -> int:  # pragma: no cover - argparse dispatches to the run_* functions
-    return args.func(args)
-
-
+@guarded()
 def run_list(args) -> int:
     from app.core.models import registry
 
-    try:
-        if args.kind and args.kind not in registry.KINDS:
-            raise UserError(f"Unknown kind '{args.kind}'; use one of: {', '.join(registry.KINDS)}.")
-        if args.catalog:
-            return _list_catalog(args)
-        models = registry.installed(args.kind)
-    except UserError as exc:
-        return _fail(exc)
+    if args.kind and args.kind not in registry.KINDS:
+        raise UserError(f"Unknown kind '{args.kind}'; use one of: {', '.join(registry.KINDS)}.")
+    if args.catalog:
+        return _list_catalog(args)
+    models = registry.installed(args.kind)
     if args.json:
         print(json.dumps([{"id": m.id, "kind": m.kind, "name": m.name, "path": str(m.path), "size_bytes": m.size_bytes,
                            "format": m.format, "quantization": m.quantization, "source": m.source} for m in models],
@@ -95,7 +85,7 @@ def run_list(args) -> int:
         print("No models installed. `hearth models list --catalog` shows what you can download.", file=sys.stderr)
         return 0
     for m in models:
-        print(f"{m.id:<52} {m.format:<22} {m.quantization or '':<8} {_gb(m.size_bytes):>10}  {m.source_text}")
+        print(f"{m.id:<52} {m.format:<22} {m.quantization or '':<8} {format_bytes(m.size_bytes):>10}  {m.source_text}")
     return 0
 
 
@@ -119,21 +109,20 @@ def _list_catalog(args) -> int:
     print(f"Hardware: {mem.describe}", file=sys.stderr)
     for r in rows:
         star = "*" if r["recommended"] else " "
-        print(f"{star} {r['id']:<44} {r['kind']:<11} {_gb(r['size_bytes']):>9}  needs {_gb(r['memory_bytes']):>9}  "
+        print(f"{star} {r['id']:<44} {r['kind']:<11} {format_bytes(r['size_bytes']):>9}  needs {format_bytes(r['memory_bytes']):>9}  "
               f"{r['fit']:<9} {r['license']}{'' if r['verified'] else '  (unverified)'}")
     return 0
 
 
+@guarded()
 def run_search(args) -> int:
-    from app.core.models import hub
+    from app.core.models import jobs
 
-    try:
-        repos = hub.search_gguf(args.query, limit=args.limit)
-        if args.files:
-            for r in repos:
-                r.files = hub.gguf_files(r.id)
-    except UserError as exc:
-        return _fail(exc)
+    state = JobState()
+    repos = jobs.search_hub(args.query, state, limit=args.limit)
+    if args.files:
+        for r in repos:
+            r.files = jobs.list_hub_files(r.id, state)
     if args.json:
         print(json.dumps([{"id": r.id, "downloads": r.downloads, "likes": r.likes,
                            "files": [{"path": f.path, "size_bytes": f.size_bytes, "quantization": f.quantization}
@@ -144,75 +133,55 @@ def run_search(args) -> int:
     for r in repos:
         print(f"{r.id:<60} {r.downloads:>10} downloads")
         for f in r.files or []:
-            print(f"    {r.id}/{f.path:<50} {f.quantization or '':<8} {_gb(f.size_bytes):>10}")
+            print(f"    {r.id}/{f.path:<50} {f.quantization or '':<8} {format_bytes(f.size_bytes):>10}")
     return 0
 
 
+@guarded(PAUSED)
 def run_download(args) -> int:
-    from app.core.models import downloads
+    from app.core.models import downloads, jobs
 
-    try:
-        spec = downloads.resolve(args.ref, kind=args.kind, sha256=args.sha256)
-        previous = downloads.read_state(spec.id)
-        if previous:
-            print(f"Resuming {spec.title} ({previous['status']} earlier)", file=sys.stderr)
-        model = _job(downloads.download_job, spec)
-    except JobCancelled:
-        print("Paused; run the same command again to resume.", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("\nPaused; run the same command again to resume.", file=sys.stderr)
-        return 130
-    except UserError as exc:
-        return _fail(exc)
+    spec = downloads.resolve(args.ref, kind=args.kind, sha256=args.sha256)
+    previous = downloads.read_state(spec.id)
+    if previous:
+        print(f"Resuming {spec.title} ({previous['status']} earlier)", file=sys.stderr)
+    model = _job(jobs.download, spec)
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 
 
+@guarded()
 def run_import(args) -> int:
-    from app.core.models import registry
+    from app.core.models import jobs
 
-    try:
-        state = ConsoleState()
-        model = registry.import_model(args.path, kind=args.kind, link=args.link, state=state)
-        state.finish()
-    except UserError as exc:
-        return _fail(exc)
+    model = _job(jobs.import_model, jobs.ImportRequest(args.path, args.kind, args.link))
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 
 
+@guarded()
 def run_remove(args) -> int:
     from app.core.models import registry
 
-    try:
-        model = registry.remove(args.ref)
-    except UserError as exc:
-        return _fail(exc)
+    model = registry.remove(args.ref)
     print(f"removed {model.id}")
     return 0
 
 
+@guarded("Cancelled; nothing was written.")
 def run_quantize(args) -> int:
-    from app.core.models import quantize
+    from app.core.models import jobs
 
-    try:
-        model = _job(quantize.quantize, {"src": args.src, "type": args.type, "out": args.out})
-    except UserError as exc:
-        return _fail(exc)
-    except KeyboardInterrupt:
-        print("\nCancelled; nothing was written.", file=sys.stderr)
-        return 130
+    model = _job(jobs.quantize, {"src": args.src, "type": args.type, "out": args.out})
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 
 
+@guarded()
 def run_fp16(args) -> int:
-    from app.core.models import convert
+    """Convert to fp16; inside the models folder the copy is recorded as converted from its source (as the GUI
+    does)."""
+    from app.core.models import jobs
 
-    try:
-        out = _job(convert.to_fp16, {"src": args.src, "out": args.out})
-    except UserError as exc:
-        return _fail(exc)
-    print(out)
+    print(_job(jobs.convert_fp16, {"src": args.src, "out": args.out}))
     return 0

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.cli.common import guarded
 from app.core.errors import UserError
 
 
@@ -35,16 +36,8 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from app.core.jobs import ConsoleState
-
-    from app.cli.common import run_guarded
-
-    state = ConsoleState()
-    return run_guarded(lambda: _run(args, state), state)
-
-
-def _run(args, state) -> int:
+@guarded(console=True)
+def run(args: argparse.Namespace, state) -> int:
     from app.core.segment import exports
     from app.core.segment import jobs as sj
     from app.core.segment.cache import EmbeddingCache

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from app.core.units import format_bytes
+
 
 @dataclass
 class Gpu:
@@ -35,7 +37,7 @@ class DeviceInfo:
         if self.gpus:
             gpu = self.gpus[0]
             if gpu.kind == "cuda":
-                mem = f", {gpu.memory_bytes / 2**30:.0f} GB" if gpu.memory_bytes else ""
+                mem = f", {format_bytes(gpu.memory_bytes)}" if gpu.memory_bytes else ""
                 return f"CUDA GPU: {gpu.name}{mem}"
             return f"Apple Metal: {gpu.name}"
         feats = [f for f in ("AVX-512", "AVX2", "NEON") if f in self.cpu_features]
@@ -146,6 +148,8 @@ def physical_cores() -> int:
 
 
 def detect() -> DeviceInfo:
+    """CPU name and SIMD features, physical cores, RAM and GPUs (NVIDIA through nvidia-smi; Apple Silicon's
+    unified memory as a Metal GPU). Runs subprocesses and reads /proc: off the GUI thread (detect_job)."""
     system = platform.system()
     if system == "Darwin":
         cpu, feats = _cpu_mac()
@@ -158,6 +162,12 @@ def detect() -> DeviceInfo:
     if not gpus and system == "Darwin" and platform.machine() == "arm64":
         gpus = [Gpu(cpu or "Apple Silicon", "metal", ram)]
     return DeviceInfo(cpu, feats, physical_cores(), ram, gpus)
+
+
+def detect_job(_inputs, state) -> DeviceInfo:
+    """Job: detect() with a progress note (the status bar's "Device: …")."""
+    state.progress(None, "Detecting hardware")
+    return detect()
 
 
 def torch_accelerators() -> dict[str, object]:

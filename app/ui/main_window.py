@@ -12,6 +12,7 @@ import app as hearth
 from app.core import paths
 from app.core.jobs import Job
 from app.core.settings import THEMES, Settings
+from app.core.units import format_bytes
 from app.ui import theme
 from app.ui.bus import AppBus
 from app.ui.context import AppContext
@@ -21,13 +22,6 @@ from app.ui.tabs import TABS, LazyTabs, TabHost, tab_class
 from app.ui.widgets import MessageBar
 
 log = logging.getLogger(__name__)
-
-
-def _detect_device(_inputs, state):
-    from app.core import devices
-
-    state.progress(None, "Detecting hardware")
-    return devices.detect()
 
 
 class MainWindow(QMainWindow):
@@ -85,7 +79,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(300, self._start_device_detection)
 
     def _start_device_detection(self) -> None:
-        handle = self.jobs.submit(Job(_detect_device, name="Detect hardware"))
+        from app.core.devices import detect_job
+
+        handle = self.jobs.submit(Job(detect_job, name="Detect hardware"))
         handle.sig_done.connect(self._on_device)
         handle.sig_error.connect(lambda msg: self.device_label.setText("Device: unknown"))
 
@@ -181,7 +177,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.best}")
         self.device_label.setToolTip(
             f"CPU: {info.cpu_name} ({', '.join(info.cpu_features) or 'no SIMD extensions found'}), "
-            f"{info.physical_cores} cores, {info.ram_bytes / 2**30:.1f} GB RAM"
+            f"{info.physical_cores} cores, {format_bytes(info.ram_bytes)} RAM"
         )
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming

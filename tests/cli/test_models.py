@@ -68,3 +68,21 @@ def test_quantize_cli(subprocess_env, tmp_path):
     r = hearth(["quantize", str(out), "--type", "Q4_K_M"], subprocess_env)
     assert r.returncode == 1 and "already quantized" in r.stderr
 
+
+def test_fp16_inside_the_models_folder_records_where_it_came_from(subprocess_env, hearth_home):
+    import torch
+    from safetensors.torch import save_file
+
+    folder = hearth_home / "models" / "diffusion"
+    folder.mkdir(parents=True)
+    src = folder / "tiny-unet.safetensors"
+    save_file({"conv.weight": torch.randn(64, 32, 3, 3)}, str(src))
+    r = hearth(["fp16", str(src)], subprocess_env)
+    assert r.returncode == 0, r.stderr
+    out = folder / "tiny-unet-fp16.safetensors"
+    assert r.stdout.strip() == str(out) and out.stat().st_size < src.stat().st_size * 0.55
+    listed = {m["id"]: m for m in json.loads(hearth(["list", "--json"], subprocess_env).stdout)}
+    source = listed["diffusion/tiny-unet-fp16.safetensors"]["source"]
+    assert source["converted_from"] == str(src) and source["precision"] == "fp16"
+    r = hearth(["fp16", str(src)], subprocess_env)  # the output exists now: one clear line
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.errors import UserError
+from app.core.units import format_bytes
 
 MAGIC = b"GGUF"
 # GGUF value types -> struct format (scalars)
@@ -233,7 +234,7 @@ def read(path: str | Path) -> GGUFInfo:
             align = align if isinstance(align, int) and align > 0 else 32
             data_start = (r.pos + align - 1) // align * align
         except EOFError:
-            raise UserError(f"{name} is incomplete: the file ends inside its header ({_mb(size)}). "
+            raise UserError(f"{name} is incomplete: the file ends inside its header ({format_bytes(size)}). "
                             "The download or copy was probably interrupted; download it again.") from None
         except (ValueError, struct.error, UnicodeError) as exc:
             raise UserError(f"{name} is damaged: its GGUF header cannot be read ({exc}). Download it again.") from None
@@ -241,7 +242,7 @@ def read(path: str | Path) -> GGUFInfo:
         buf.close()
     expected = data_start + data_end
     if size < expected:
-        raise UserError(f"{name} is incomplete: it has {_mb(size)} of the {_mb(expected)} its header describes. "
+        raise UserError(f"{name} is incomplete: it has {format_bytes(size)} of the {format_bytes(expected)} its header describes. "
                         "The download or copy was probably interrupted; download it again.")
     if not metadata.get("general.architecture"):
         raise UserError(f"{name} does not say which model architecture it is (no general.architecture), "
@@ -250,7 +251,3 @@ def read(path: str | Path) -> GGUFInfo:
                     data_size=data_end, array_lengths=lengths)
 
 
-def _mb(n: int) -> str:
-    if n >= 2**30:
-        return f"{n / 2**30:.1f} GB"
-    return f"{n / 2**20:.1f} MB"

@@ -28,6 +28,7 @@ from app.core.chat import context as ctxpolicy
 from app.core.chat import gguf_info, templates
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
+from app.core.units import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +195,9 @@ def check_fits(info: gguf_info.GGUFInfo, n_ctx: int, gpu_layers: int, available_
         vram = _gpu_free_bytes() if free_vram is None else free_vram
     have = ram + vram
     if ram and need > have:
-        gb = lambda n: f"{n / 2**30:.1f} GB"  # noqa: E731
         raise UserError(
             f"{info.path.name} will not fit in memory: with a context of {n_ctx} tokens it needs about "
-            f"{gb(need)}, and this computer has {gb(have)} free"
+            f"{format_bytes(need)}, and this computer has {format_bytes(have)} free"
             f"{' (RAM + GPU)' if vram else ''}. Choose a smaller quantization (for example Q4_K_M), "
             "a smaller model, or a shorter context length.")
 

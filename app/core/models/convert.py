@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from app.core.errors import UserError
+from app.core.units import format_bytes
 
 GGUF_CONVERSION_HELP = (
     "Hearth cannot turn a Hugging Face safetensors language model into GGUF by itself: llama.cpp's converter "
@@ -67,7 +68,7 @@ def to_fp16(inputs: dict, state):
         raise UserError(f"No .safetensors files in {src}.")
     total = sum(p.stat().st_size for p in weights)
     if shutil.disk_usage(out.parent).free < total // 2 + 10**7:
-        raise UserError(f"Not enough disk space in {out.parent} for the fp16 copy (about {total / 2e9:.1f} GB).")
+        raise UserError(f"Not enough disk space in {out.parent} for the fp16 copy (about {format_bytes(total / 2)}).")
     done = [0]
     if src.is_file():
         _convert_file(src, out, state, done, total)

@@ -37,6 +37,7 @@ from app.core import paths
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import format_duration
 from app.core.models import hub, registry
+from app.core.units import format_bytes
 
 CHUNK = 1 << 20
 DISK_MARGIN = 200 * 10**6  # keep this much free after a download
@@ -263,20 +264,12 @@ class _Meter:
         return max(0.0, (self.total - self.done) / self.rate)
 
     def text(self, name: str) -> str:
-        parts = [f"{name}: {_human(self.done)}" + (f" of {_human(self.total)}" if self.total else "")]
+        parts = [f"{name}: {format_bytes(self.done)}" + (f" of {format_bytes(self.total)}" if self.total else "")]
         if self.rate > 0:
-            parts.append(f"{_human(self.rate)}/s")
+            parts.append(f"{format_bytes(self.rate)}/s")
         if self.eta is not None:
             parts.append(f"{format_duration(self.eta)} left")
         return " · ".join(parts)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def _expand(spec: DownloadSpec) -> None:
@@ -379,8 +372,8 @@ def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Mete
                     state.progress(meter.done / meter.total if meter.total else None, meter.text(title))
     got = part.stat().st_size
     if item.size is not None and got < item.size:
-        raise hub.NoNetwork(f"The connection closed early while downloading {title} ({_human(got)} of "
-                            f"{_human(item.size)}). The part is kept; resume to continue.")
+        raise hub.NoNetwork(f"The connection closed early while downloading {title} ({format_bytes(got)} of "
+                            f"{format_bytes(item.size)}). The part is kept; resume to continue.")
     return digest.hexdigest()
 
 
@@ -425,8 +418,8 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
             need = total - have + DISK_MARGIN
             free = free_bytes(staging_root())
             if need > free:
-                raise UserError(f"Not enough disk space for {spec.title}: it needs {_human(total - have)} more "
-                                f"(plus {_human(DISK_MARGIN)} to spare) and {_human(free)} is free on "
+                raise UserError(f"Not enough disk space for {spec.title}: it needs {format_bytes(total - have)} more "
+                                f"(plus {format_bytes(DISK_MARGIN)} to spare) and {format_bytes(free)} is free on "
                                 f"{paths.models_dir()}. Free some space and try again.")
         meter = _Meter(total, have)
         hashes = [_fetch(url, headers, part, item, meter, state, spec.title)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.units import format_bytes
+
 FITS, TIGHT, WONT_FIT = "fits", "tight", "won't fit"
 
 CPU_FITS, CPU_TIGHT = 0.60, 0.85
@@ -52,11 +54,10 @@ class Memory:
 
     @property
     def describe(self) -> str:
-        gb = 10**9
         if self.vram_bytes:
-            return f"{self.vram_bytes / gb:.0f} GB VRAM + {self.ram_bytes / gb:.0f} GB RAM"
+            return f"{format_bytes(self.vram_bytes)} VRAM + {format_bytes(self.ram_bytes)} RAM"
         what = "unified memory" if self.unified else "RAM"
-        return f"{self.ram_bytes / gb:.0f} GB {what}"
+        return f"{format_bytes(self.ram_bytes)} {what}"
 
 
 def label(need_bytes: int, mem: Memory) -> str:

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from app.core.errors import JobCancelled, UserError
+from app.core.units import format_bytes
 
 TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q3_K_L", "Q2_K", "IQ4_XS"]
 SOURCE_TYPES = ("F32", "F16", "BF16")
@@ -103,7 +104,7 @@ def quantize(inputs: dict, state):
 
     estimate = src.stat().st_size  # never larger than the source
     if shutil.disk_usage(out.parent).free < estimate:
-        raise UserError(f"Not enough disk space in {out.parent} for the quantized file (up to {estimate / 1e9:.1f} GB).")
+        raise UserError(f"Not enough disk space in {out.parent} for the quantized file (up to {format_bytes(estimate)}).")
     import llama_cpp  # noqa: F401 - the enum lives there; fail here, clearly, if the engine is missing
 
     ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype}")
@@ -153,7 +154,7 @@ def quantize(inputs: dict, state):
     root = registry.paths.models_dir().resolve()
     if root in out.parents:
         registry.record_source(out, {"quantized_from": str(src), "quantization": qtype, "source_type": src_type})
-    state.progress(1.0, f"Quantized to {qtype}: {out.stat().st_size / 1e6:.1f} MB (from {src.stat().st_size / 1e6:.1f} MB)")
+    state.progress(1.0, f"Quantized to {qtype}: {format_bytes(out.stat().st_size)} (from {format_bytes(src.stat().st_size)})")
     models = [m for m in registry.scan() if m.path.resolve() == out]
     if models:
         return models[0]

@@ -9,12 +9,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from app.core.models import registry
+from app.core.units import format_bytes
 
 OPEN_FILE = "__open__"
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 class ModelBar(QWidget):
@@ -56,7 +53,7 @@ class ModelBar(QWidget):
             if m.format != "gguf":
                 continue
             quant = f" · {m.quantization}" if m.quantization else ""
-            self.combo.addItem(f"{m.name} ({_size(m.size_bytes)}{quant})", str(m.path))
+            self.combo.addItem(f"{m.name} ({format_bytes(m.size_bytes)}{quant})", str(m.path))
             seen.add(str(m.path))
         for path in self.extra:
             if path not in seen and Path(path).exists():
@@ -104,7 +101,7 @@ class ModelBar(QWidget):
         quant = f" · {info.quantization}" if info.quantization else ""
         # The picker already shows the file's size; the label says what matters once loaded.
         self.info.setText(f"{info.name}{quant} · context {info.n_ctx} · {info.where}")
-        self.info.setToolTip(f"{info.path} ({_size(info.size_bytes)})\n"
+        self.info.setToolTip(f"{info.path} ({format_bytes(info.size_bytes)})\n"
                              f"architecture {info.architecture}, trained context "
                              f"{info.n_ctx_train}, template: {info.template}, flash attention "
                              f"{'on' if info.flash_attn else 'off'}, loaded in {info.load_s:.1f} s")

@@ -355,6 +355,7 @@ class ChatTab(QWidget):
         handle = self.ctx.jobs.submit(turn.job(self.engine))
         self.reply_handle = handle
         handle.sig_partial.connect(self._on_partial)
+        handle.on_partial(DocumentsFound, self._on_sources)
         handle.sig_done.connect(lambda result: self._on_reply_done(handle, result))
         handle.sig_cancelled.connect(lambda: self._on_reply_stopped(handle, "cancelled"))
         handle.sig_error.connect(lambda msg: self._on_reply_stopped(handle, "error", msg))
@@ -364,17 +365,17 @@ class ChatTab(QWidget):
         return True
 
     def _on_partial(self, value) -> None:
-        if self.turn is None:
-            return
-        text = self.turn.feed(value)
+        text = self.turn.feed(value) if self.turn is not None else ""
         if text:
             self._pending.append(text)
-        elif isinstance(value, DocumentsFound):  # the passages the reply is about to draw on: show them
-            use = value.use
-            if use.problems:
-                self.ctx.show_message(" ".join(use.problems), "warning")
-            if use.collections or use.problems:
-                self.sources.show_use(use)
+
+    def _on_sources(self, found: DocumentsFound) -> None:
+        """The passages the reply is about to draw on (before it streams): show them, say what went wrong."""
+        use = found.use
+        if use.problems:
+            self.ctx.show_message(" ".join(use.problems), "warning")
+        if use.collections or use.problems:
+            self.sources.show_use(use)
 
     def _flush(self) -> None:
         if self.turn is None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import catalog, fit
 from app.core.models.registry import KINDS
-from app.ui.models.installed import human
+from app.core.units import format_bytes
 
 COLUMNS = ["Model / quantization", "Kind", "Size", "Needs", "Fit", "License", "Source"]
 FIT_COLORS = {fit.FITS: "#1e7b34", fit.TIGHT: "#a06000", fit.WONT_FIT: "#b02a37"}
@@ -98,8 +98,8 @@ class CatalogView(QWidget):
                 if single:
                     if name in self.installed_names:
                         parent.setText(0, f"{entry.name} — installed")
-                    parent.setText(2, human(v.size_bytes))
-                    parent.setText(3, human(entry.memory_bytes(v)))
+                    parent.setText(2, format_bytes(v.size_bytes))
+                    parent.setText(3, format_bytes(entry.memory_bytes(v)))
                     parent.setText(4, mark)
                     parent.setForeground(4, QBrush(QColor(FIT_COLORS.get(mark, "#666666"))))
                     if key and key == (entry.id, v):
@@ -110,7 +110,7 @@ class CatalogView(QWidget):
                 title = ("★ " if v is best else "") + label + (f" ({note})" if note else "")
                 if name in self.installed_names:
                     title += " — installed"
-                child = QTreeWidgetItem([title, "", human(v.size_bytes), human(entry.memory_bytes(v)), mark, "", ""])
+                child = QTreeWidgetItem([title, "", format_bytes(v.size_bytes), format_bytes(entry.memory_bytes(v)), mark, "", ""])
                 child.setData(0, Qt.ItemDataRole.UserRole, (entry, v))
                 child.setForeground(4, QBrush(QColor(FIT_COLORS.get(mark, "#666666"))))
                 parent.addChild(child)
@@ -119,8 +119,8 @@ class CatalogView(QWidget):
             if not single and best is not None:
                 mark = fit.label(entry.memory_bytes(best), self.memory)
                 parent.setText(4, f"{mark} · ★ {best.quantization}")
-                parent.setText(2, human(best.size_bytes))
-                parent.setText(3, human(entry.memory_bytes(best)))
+                parent.setText(2, format_bytes(best.size_bytes))
+                parent.setText(3, format_bytes(entry.memory_bytes(best)))
                 parent.setForeground(4, QBrush(QColor(FIT_COLORS[mark])))
             elif not single and self.memory is not None:
                 parent.setText(4, fit.WONT_FIT)

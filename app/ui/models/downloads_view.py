@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgres
 
 from app.core.jobs import Job
 from app.core.models import downloads
+from app.core.models import jobs as models_jobs
+from app.core.units import format_bytes
 
 
 class DownloadRow(QFrame):
@@ -46,8 +48,8 @@ class DownloadRow(QFrame):
 
     def start(self) -> None:
         self._discard = False
-        job = Job(downloads.download_job, self.spec, name=f"Download {self.spec.title}",
-                  resource=f"download:{self.spec.id}")
+        job = Job(models_jobs.download, self.spec, name=f"Download {self.spec.title}",
+                  resource=models_jobs.download_resource(self.spec.id))
         self.handle = self.panel.ctx.jobs.submit(job)
         self.handle.sig_progress.connect(self._on_progress)
         self.handle.sig_done.connect(self._on_done)
@@ -119,7 +121,7 @@ class DownloadRow(QFrame):
         self.bar.setRange(0, 1000)
         if total:
             self.bar.setValue(int(done / total * 1000))
-        have = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
+        have = format_bytes(done) + (f" of {format_bytes(total)}" if total else "")
         self.info.setText(f"{status.capitalize()} — {have} kept; Resume continues from there.")
         self.pause.setText("Resume")
         self.pause.setEnabled(True)

@@ -23,30 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import paths
 from app.core.jobs import Job
+from app.core.models import jobs as models_jobs
 from app.core.models import registry
+from app.core.units import format_bytes
 from app.ui.widgets import EmptyState
 
 COLUMNS = ["Name", "Kind", "Format", "Quantization", "Size", "Source"]
-
-
-def human(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
-
-
-def _import_job(inputs, state):
-    return registry.import_model(inputs["path"], kind=inputs.get("kind"), link=inputs.get("link", False), state=state)
-
-
-def _fp16_job(inputs, state):
-    from app.core.models import convert
-
-    out = convert.to_fp16(inputs, state)
-    root = paths.models_dir().resolve()
-    if root in Path(out).resolve().parents:
-        registry.record_source(Path(out), {"converted_from": str(inputs["src"]), "precision": "fp16"})
-    return out
 
 
 class InstalledView(QWidget):
@@ -124,7 +107,7 @@ class InstalledView(QWidget):
         self.models = registry.scan()
         self.table.setRowCount(len(self.models))
         for row, m in enumerate(self.models):
-            values = [m.name, m.kind, m.format, m.quantization or "", human(m.size_bytes), m.source_text]
+            values = [m.name, m.kind, m.format, m.quantization or "", format_bytes(m.size_bytes), m.source_text]
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if col == 4:
@@ -169,10 +152,10 @@ class InstalledView(QWidget):
             self.import_path(path, link=self.link.isChecked(), kind=self.import_kind.currentData())
 
     def import_path(self, path: str, link: bool = False, kind: str | None = None):
-        handle = self.ctx.jobs.submit(Job(_import_job, {"path": path, "link": link, "kind": kind},
-                                          name=f"Import {Path(path).name}", resource="models-import"))
+        handle = self.ctx.jobs.submit(Job(models_jobs.import_model, models_jobs.ImportRequest(path, kind, link),
+                                          name=f"Import {Path(path).name}", resource=models_jobs.IMPORT))
         handle.sig_progress.connect(lambda f, t: self.say(t))
-        handle.sig_done.connect(lambda m: (self.say(f"Imported {m.name} ({human(m.size_bytes)})."), self._changed(m)))
+        handle.sig_done.connect(lambda m: (self.say(f"Imported {m.name} ({format_bytes(m.size_bytes)})."), self._changed(m)))
         handle.sig_error.connect(lambda msg: self.say(msg, "error"))
         return handle
 
@@ -184,7 +167,7 @@ class InstalledView(QWidget):
         m = self.selected()
         if m is None:
             return
-        what = "the link (the file it points to stays)" if m.is_link else f"{human(m.size_bytes)} from disk"
+        what = "the link (the file it points to stays)" if m.is_link else f"{format_bytes(m.size_bytes)} from disk"
         if not self.confirm(f"Delete {m.name}? This removes {what}."):
             return
         try:
@@ -215,8 +198,8 @@ class InstalledView(QWidget):
         m = self.selected()
         if m is None:
             return None
-        handle = self.ctx.jobs.submit(Job(_fp16_job, {"src": str(m.path)}, name=f"Convert {m.name} to fp16",
-                                          resource="models-convert"))
+        handle = self.ctx.jobs.submit(Job(models_jobs.convert_fp16, {"src": str(m.path)},
+                                          name=f"Convert {m.name} to fp16", resource=models_jobs.CONVERT))
         handle.sig_progress.connect(lambda f, t: self.say(t))
         handle.sig_done.connect(lambda out: (self.say(f"Wrote {Path(out).name}."), self._changed(None)))
         handle.sig_error.connect(lambda msg: self.say(msg, "error"))

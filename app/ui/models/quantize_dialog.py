@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import Job
-from app.core.models import fit, quantize
-from app.ui.models.installed import human
+from app.core.models import fit
+from app.core.models import jobs as models_jobs
+from app.core.models.quantize import TYPES
+from app.core.units import format_bytes
 
 
 class QuantizeDialog(QDialog):
@@ -29,12 +31,12 @@ class QuantizeDialog(QDialog):
         self.setWindowTitle(f"Quantize {model.name}")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        form.addRow("Source", QLabel(f"{model.path.name} ({human(model.size_bytes)}, {model.quantization or '?'})"))
+        form.addRow("Source", QLabel(f"{model.path.name} ({format_bytes(model.size_bytes)}, {model.quantization or '?'})"))
         self.type = QComboBox()
-        for t in quantize.TYPES:
+        for t in TYPES:
             note = fit.note(t)
             self.type.addItem(f"{t} — {note}" if note else t, t)
-        self.type.setCurrentIndex(quantize.TYPES.index("Q4_K_M"))
+        self.type.setCurrentIndex(TYPES.index("Q4_K_M"))
         form.addRow("Type", self.type)
         layout.addLayout(form)
         layout.addWidget(QLabel("Runs llama.cpp's quantizer in a separate process: Cancel stops it at once and "
@@ -61,8 +63,9 @@ class QuantizeDialog(QDialog):
         self.bar.show()
         self.bar.setRange(0, 0)  # busy until llama.cpp reports its first tensor
         self.info.setText("Starting…")
-        self.handle = self.ctx.jobs.submit(Job(quantize.quantize, {"src": str(self.model.path), "type": qtype},
-                                               name=f"Quantize {self.model.name} → {qtype}", resource="quantize"))
+        self.handle = self.ctx.jobs.submit(Job(models_jobs.quantize, {"src": str(self.model.path), "type": qtype},
+                                               name=f"Quantize {self.model.name} → {qtype}",
+                                               resource=models_jobs.QUANTIZE))
         self.handle.sig_progress.connect(self._on_progress)
         self.handle.sig_done.connect(self._on_done)
         self.handle.sig_error.connect(self._on_error)
@@ -82,8 +85,8 @@ class QuantizeDialog(QDialog):
         self.info.setText(text)
 
     def _on_done(self, out) -> None:
-        self.result_text = (f"{out.name}: {human(out.size_bytes)} (source {self.model.name}: "
-                            f"{human(self.model.size_bytes)})")
+        self.result_text = (f"{out.name}: {format_bytes(out.size_bytes)} (source {self.model.name}: "
+                            f"{format_bytes(self.model.size_bytes)})")
         self.info.setText(self.result_text)
         self.sig_done.emit(out)
         self.accept()

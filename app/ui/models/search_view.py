@@ -16,18 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import Job
-from app.core.models import hub
-from app.ui.models.installed import human
-
-
-def _search_job(query, state):
-    state.progress(None, f"Searching Hugging Face for '{query}'")
-    return hub.search_gguf(query, limit=25)
-
-
-def _files_job(repo_id, state):
-    state.progress(None, f"Listing {repo_id}")
-    return hub.gguf_files(repo_id)
+from app.core.models import jobs as models_jobs
+from app.core.units import format_bytes
 
 
 class SearchView(QWidget):
@@ -81,7 +71,7 @@ class SearchView(QWidget):
         if not query:
             return None
         self.state.setText("Searching…")
-        handle = self.ctx.jobs.submit(Job(_search_job, query, name="Search Hugging Face"), replace="models-search")
+        handle = self.ctx.jobs.submit(Job(models_jobs.search_hub, query, name="Search Hugging Face"), replace="models-search")
         handle.sig_done.connect(self._on_results)
         handle.sig_error.connect(self._on_error)
         return handle
@@ -105,14 +95,14 @@ class SearchView(QWidget):
         kind, repo_id = item.data(0, Qt.ItemDataRole.UserRole)
         if kind != "repo" or item.childCount():
             return
-        handle = self.ctx.jobs.submit(Job(_files_job, repo_id, name=f"List {repo_id}"))
+        handle = self.ctx.jobs.submit(Job(models_jobs.list_hub_files, repo_id, name=f"List {repo_id}"))
         handle.sig_done.connect(lambda files, it=item: self._on_files(it, files))
         handle.sig_error.connect(self._on_error)
 
     def _on_files(self, item: QTreeWidgetItem, files) -> None:
         repo_id = item.data(0, Qt.ItemDataRole.UserRole)[1]
         for f in files:
-            child = QTreeWidgetItem([f.path, f.quantization or "", human(f.size_bytes), ""])
+            child = QTreeWidgetItem([f.path, f.quantization or "", format_bytes(f.size_bytes), ""])
             child.setData(0, Qt.ItemDataRole.UserRole, ("file", repo_id, f.path))
             item.addChild(child)
         if not files:

@@ -6,20 +6,17 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from app.core import devices, paths
+from app.core import paths
 from app.core.errors import UserError
 from app.core.jobs import Job
 from app.core.models import downloads, fit
+from app.core.models import jobs as models_jobs
+from app.core.units import format_bytes
 from app.ui.context import AppContext
 from app.ui.models.catalog_view import CatalogView
 from app.ui.models.downloads_view import DownloadsPanel
 from app.ui.models.installed import InstalledView
 from app.ui.models.search_view import SearchView
-
-
-def _memory_job(_inputs, state):
-    state.progress(None, "Detecting memory")
-    return fit.Memory.from_device(devices.detect())
 
 
 class ModelsTab(QWidget):
@@ -59,15 +56,15 @@ class ModelsTab(QWidget):
         self.ctx.bus.sig_models_changed.connect(self._refresh_views)
         self._refresh_views()
 
-        handle = ctx.jobs.submit(Job(_memory_job, name="Detect memory"))
+        handle = ctx.jobs.submit(Job(models_jobs.detect_memory, name="Detect memory"))
         handle.sig_done.connect(self.catalog.set_memory)
 
     # ---- downloads ---------------------------------------------------------------------------------------------
     def download_catalog(self, entry, variant):
         memory = self.catalog.memory
         if memory is not None and fit.label(entry.memory_bytes(variant), memory) == fit.WONT_FIT:
-            need = entry.memory_bytes(variant) / 1e9
-            if not self.confirm(f"{entry.name} {variant.label} needs about {need:.1f} GB of memory and this computer "
+            need = format_bytes(entry.memory_bytes(variant))
+            if not self.confirm(f"{entry.name} {variant.label} needs about {need} of memory and this computer "
                                 f"has {memory.describe}: it will not run here. Download it anyway?"):
                 return None
         return self._start(lambda: downloads.spec_from_catalog(entry, variant))

@@ -1,0 +1,93 @@
+"""Models' entry: the jobs the Models tab and `hearth models` run — import, download, quantize, convert to fp16,
+search Hugging Face, detect this computer's memory — and the resources they name. Each is `fn(inputs, state)`.
+
+Imports of the modules doing the work happen inside the jobs: the window imports this module at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+IMPORT = "models-import"  # one import at a time (copies can be many GB)
+CONVERT = "models-convert"
+QUANTIZE = "quantize"
+
+
+def download_resource(spec_id: str) -> str:
+    """The resource of the download `spec_id`: the same file is never fetched twice at once, others run in
+    parallel."""
+    return f"download:{spec_id}"
+
+
+@dataclass
+class ImportRequest:
+    """A model file or folder to copy (or link) into the models folder; kind None: told from the file."""
+
+    path: str
+    kind: str | None = None
+    link: bool = False
+
+
+def import_model(request: ImportRequest, state):
+    """Job: copy (or symlink) the model into `<models>/<kind>/`; returns the registered InstalledModel. Raises
+    UserError (missing file, unknown kind, already installed, no space) or JobCancelled (nothing is left behind)."""
+    from app.core.models import registry
+
+    return registry.import_model(request.path, kind=request.kind, link=request.link, state=state)
+
+
+def download(spec, state):
+    """Job: fetch a DownloadSpec (resuming a partial download), verify its SHA-256 and size, and install it;
+    returns the InstalledModel. Cancelling pauses (the partial data is kept). Raises UserError (no network, no
+    space, checksum mismatch: the file goes to quarantine)."""
+    from app.core.models import downloads
+
+    return downloads.download_job(spec, state)
+
+
+def quantize(inputs: dict, state):
+    """Job: {"src": F32/F16/BF16 GGUF, "type": "Q4_K_M"…, "out": optional path} → the registered quantized GGUF,
+    made by llama.cpp's quantizer in a child process (cancelling stops it and leaves nothing)."""
+    from app.core.models import quantize as quantizer
+
+    return quantizer.quantize(inputs, state)
+
+
+def convert_fp16(inputs: dict, state) -> Path:
+    """Job: {"src": a diffusion .safetensors file or diffusers folder, "out": optional} → its fp16 copy (about half
+    the size). A copy made inside the models folder is recorded as converted from its source, with precision
+    fp16, so the Models tab shows where it came from. Raises UserError for pickle files or an existing output."""
+    from app.core import paths
+    from app.core.models import convert, registry
+
+    out = Path(convert.to_fp16(inputs, state))
+    if paths.models_dir().resolve() in out.resolve().parents:
+        registry.record_source(out, {"converted_from": str(inputs["src"]), "precision": "fp16"})
+    return out
+
+
+def search_hub(query: str, state, limit: int = 25):
+    """Job: GGUF repositories on Hugging Face matching `query` (HubRepo list, most downloaded first). Raises
+    UserError ("No network …") when the hub cannot be reached."""
+    from app.core.models import hub
+
+    state.progress(None, f"Searching Hugging Face for '{query}'")
+    return hub.search_gguf(query, limit=limit)
+
+
+def list_hub_files(repo_id: str, state):
+    """Job: the .gguf files of a Hugging Face repository (HubFile list with size and quantization)."""
+    from app.core.models import hub
+
+    state.progress(None, f"Listing {repo_id}")
+    return hub.gguf_files(repo_id)
+
+
+def detect_memory(_inputs, state):
+    """Job: this computer's RAM/VRAM as fit.Memory, for the catalog's fits / tight / won't fit labels."""
+    from app.core import devices
+    from app.core.models import fit
+
+    state.progress(None, "Detecting memory")
+    return fit.Memory.from_device(devices.detect())
