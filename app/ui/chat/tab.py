@@ -89,7 +89,7 @@ class ChatTab(QWidget):
             "No chat model yet",
             "Get one in Models, or open a .gguf file you already have. "
             "Everything runs on this computer; nothing you type leaves it.",
-            [("Go to Models", lambda: ctx.show_tab("models")), ("Open GGUF file…", self.model_bar.open_file)],
+            [("Go to Models", lambda: ctx.show_tab("models")), ("Open GGUF file…", self.model_bar.picker.open_file)],
         )
         self.stack.addWidget(self.empty)
         chat_page = QWidget()
@@ -155,7 +155,7 @@ class ChatTab(QWidget):
         self.panel.sig_reload_needed.connect(
             lambda: self.model_bar.show_text("Load the model again to apply the new context/GPU/thread settings")
             if self.engine.loaded else None)
-        ctx.bus.sig_models_changed.connect(lambda: (self.model_bar.refresh(), self._update_page()))
+        ctx.bus.sig_models_changed.connect(lambda: (self.model_bar.picker.refresh(), self._update_page()))
         ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
         self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
         self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
@@ -166,7 +166,7 @@ class ChatTab(QWidget):
         self._flush_timer.timeout.connect(self._flush)
 
         if self.cs.last_model and Path(self.cs.last_model).is_file():
-            self.model_bar.select(self.cs.last_model)
+            self.model_bar.picker.select(self.cs.last_model)
             QTimer.singleShot(0, lambda: self.load_model(self.cs.last_model))
         if self.cs.last_conversation:  # pick up where the user left off
             try:
@@ -177,7 +177,7 @@ class ChatTab(QWidget):
 
     # ---- pages -------------------------------------------------------------------------------------------------
     def _update_page(self) -> None:
-        has_any = bool(self.model_bar.paths()) or self.engine.loaded or self.load_handle is not None
+        has_any = bool(self.model_bar.picker.paths()) or self.engine.loaded or self.load_handle is not None
         self.stack.setCurrentIndex(1 if has_any else 0)
         if has_any and not self.engine.loaded and self.load_handle is None and not self.load_info:
             self.model_bar.show_text("Choose a model to start")
@@ -190,7 +190,7 @@ class ChatTab(QWidget):
     # ---- model -------------------------------------------------------------------------------------------------
     def load_model(self, path: str) -> None:
         self.stop()
-        self.model_bar.select(path)
+        self.model_bar.picker.select(path)
         self.model_bar.show_text(f"Loading {Path(path).name}…")
         handle = self.ctx.jobs.submit(self.engine.load_job(LoadRequest.from_settings(path, self.cs)),
                                       replace="chat-load")

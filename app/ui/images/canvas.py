@@ -7,13 +7,6 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
-def qimage_from_array(array) -> QImage:
-    """HxWx3 uint8 numpy array → QImage (copied, so the array can go)."""
-    h, w = array.shape[:2]
-    data = array.copy(order="C")
-    return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
 class ImageCanvas(QWidget):
     sig_mask_changed = Signal()
 

@@ -35,10 +35,11 @@ from app.core.images.jobs import RESOURCE, GeneratedImage, ImageEngine, ImageReq
 from app.core.jobs import Job
 from app.ui.context import AppContext
 from app.ui.images.advanced import AdvancedPanel
-from app.ui.images.canvas import ImageCanvas, qimage_from_array
-from app.ui.images.control_panel import IMAGE_FILTER, ControlPanel
-from app.ui.images.controls import SettingsPanel
+from app.ui.images.canvas import ImageCanvas
+from app.ui.images.controlnet_panel import IMAGE_FILTER, ControlPanel
 from app.ui.images.gallery import Gallery
+from app.ui.images.settings_panel import SettingsPanel
+from app.ui.qimage import rgb_to_qimage
 from app.ui.widgets import EmptyState
 
 
@@ -290,7 +291,7 @@ class ImagesTab(QWidget):
 
     def _on_preview(self, preview: Preview) -> None:
         self.canvas.painting = False
-        self.canvas.set_image(qimage_from_array(preview.image))
+        self.canvas.set_image(rgb_to_qimage(preview.image))
 
     def _on_image(self, result: GeneratedImage) -> None:
         self.gallery.add(result.path, result.params, result.seed)

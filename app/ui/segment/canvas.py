@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from app.ui.segment.qimage import rgb_to_pixmap, rgba_to_qimage
+from app.ui.qimage import rgb_to_pixmap, rgba_to_qimage
 
 DRAG_THRESHOLD = 5  # screen pixels before a press becomes a box drag
 

@@ -8,7 +8,6 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -22,43 +21,30 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.segment.overlay import compose_overlay
-from app.ui.segment.qimage import rgb_to_pixmap
+from app.core.units import format_bytes
+from app.ui.model_picker import ModelPicker as SharedPicker
+from app.ui.qimage import rgb_to_pixmap
 
 THUMB = 112
 
 
 class ModelPicker(QGroupBox):
+    """The shared model picker (SAM checkpoints) and a line saying what is loaded."""
+
     sig_model_chosen = Signal(str)  # path
-    sig_open_file = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__("Model", parent)
         layout = QVBoxLayout(self)
-        self.combo = QComboBox()
-        self.combo.setToolTip("Segment Anything checkpoints in the models folder (kind: sam)")
-        self.open_button = QPushButton("Open .pth…")
+        self.picker = SharedPicker("sam", "Open .pth…", "SAM checkpoints (*.pth *.pt *.safetensors);;All files (*)",
+                                   label=lambda m: f"{m.name}  ({format_bytes(m.size_bytes)})")
+        self.picker.combo.setToolTip("Segment Anything checkpoints in the models folder (kind: sam)")
+        self.picker.sig_chosen.connect(self.sig_model_chosen)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.info.setObjectName("modelInfo")
-        row = QHBoxLayout()
-        row.addWidget(self.combo, 1)
-        row.addWidget(self.open_button)
-        layout.addLayout(row)
+        layout.addWidget(self.picker)
         layout.addWidget(self.info)
-        self.combo.activated.connect(lambda i: self.sig_model_chosen.emit(self.combo.itemData(i) or ""))
-        self.open_button.clicked.connect(self.sig_open_file.emit)
-
-    def set_models(self, entries: list[tuple[str, str]], current: str) -> None:
-        """entries: (label, path)"""
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        for label, path in entries:
-            self.combo.addItem(label, path)
-        if current and self.combo.findData(current) < 0:
-            self.combo.addItem(current.rsplit("/", 1)[-1] + " (opened)", current)
-        if current:
-            self.combo.setCurrentIndex(self.combo.findData(current))
-        self.combo.blockSignals(False)
 
 
 class CandidateStrip(QGroupBox):

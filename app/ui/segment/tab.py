@@ -158,7 +158,6 @@ class SegmentTab(QWidget):
         self.clear_button.clicked.connect(self.clear_prompts)
         self.fit_button.clicked.connect(self.canvas.fit)
         self.picker.sig_model_chosen.connect(self.use_model)
-        self.picker.sig_open_file.connect(self.choose_model_file)
         self.candidates.sig_chosen.connect(self.choose_candidate)
         self.layers.sig_selected.connect(self._select_layer)
         self.layers.sig_renamed.connect(lambda i, n: self._change(lambda: self.session.rename_layer(i, n)))
@@ -182,22 +181,18 @@ class SegmentTab(QWidget):
 
     # ---- models ------------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        models = registry.installed("sam")
-        entries = [(f"{m.name}  ({m.size_bytes / 2**20:.0f} MB)", str(m.path)) for m in models]
         if not self.model_path:
             last = self.settings.last_model
+            models = registry.installed("sam")
             if last and Path(last).exists():
                 self.model_path = last
             elif models:
                 self.model_path = str(models[0].path)
-        self.picker.set_models(entries, self.model_path)
+        self.picker.picker.refresh(self.model_path)
         self.stack.setCurrentWidget(self.work if self.model_path else self.empty)
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a Segment Anything checkpoint", "",
-                                              "SAM checkpoints (*.pth *.pt *.safetensors);;All files (*)")
-        if path:
-            self.use_model(path)
+        self.picker.picker.open_file()  # announces the file with sig_model_chosen → use_model
 
     def use_model(self, path: str) -> None:
         """Switch to another checkpoint: loaded in the background; masks are predicted again with it."""
@@ -288,7 +283,7 @@ class SegmentTab(QWidget):
         if image.isNull():
             self.ctx.show_message("The clipboard holds no image.", "info")
             return
-        from app.ui.segment.qimage import qimage_to_rgb
+        from app.ui.qimage import qimage_to_rgb
 
         self.folder, self.folder_index = [], -1
         self._open_source(qimage_to_rgb(image))

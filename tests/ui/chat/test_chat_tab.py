@@ -164,7 +164,7 @@ def test_installed_model_is_listed_and_last_model_reloads(qtbot, hearth_home):
     w = MainWindow(settings)
     qtbot.addWidget(w)
     tab = chat_tab(w)
-    assert str(dest) in tab.model_bar.paths()
+    assert str(dest) in tab.model_bar.picker.paths()
     assert tab.stack.currentWidget() is not tab.empty
     assert tab.findChild(EmptyState) is not None
     qtbot.waitUntil(lambda: "context 256" in tab.model_bar.info.text(), timeout=LOAD_MS)

@@ -275,7 +275,7 @@ def test_bad_files_and_unsafe_models_give_clear_messages(qtbot, make_tab, tmp_pa
 
 def test_paste_and_large_photo_display_copy(qtbot, make_tab):
     tab = make_tab()
-    from app.ui.segment.qimage import rgb_to_qimage
+    from app.ui.qimage import rgb_to_qimage
 
     QGuiApplication.clipboard().setImage(rgb_to_qimage(photo(320, 240)))
     tab.paste()

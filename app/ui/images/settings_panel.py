@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -22,71 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.images.params import SCHEDULERS, SIZE_PRESETS, GenerationParams, defaults_for
+from app.ui.model_picker import ModelPicker
 
 MODES = [("Text to image", "txt2img"), ("Image to image", "img2img"), ("Inpaint", "inpaint")]
-
-
-class ModelPicker(QWidget):
-    """Installed checkpoints (registry kind `kind`) plus files opened from disk."""
-
-    sig_changed = Signal(str)  # path
-
-    def __init__(self, kind: str, open_label: str, filters: str, parent: QWidget | None = None,
-                 stacked: bool = False) -> None:
-        super().__init__(parent)
-        self.kind, self.filters = kind, filters
-        row = QVBoxLayout(self) if stacked else QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox()
-        self.combo.setMinimumContentsLength(8)
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.open_button = QPushButton(open_label)
-        row.addWidget(self.combo, 1)
-        row.addWidget(self.open_button)
-        self.open_button.clicked.connect(self.open_file)
-        self.combo.currentIndexChanged.connect(lambda _i: self.sig_changed.emit(self.path()))
-        self.refresh()
-
-    def refresh(self) -> None:
-        from app.core.models import registry
-
-        current = self.path()
-        extra = [self.combo.itemData(i) for i in range(self.combo.count())
-                 if self.combo.itemData(i) and self.combo.itemText(i).endswith("(opened)")]
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        for model in registry.installed(self.kind):
-            self.combo.addItem(model.name, str(model.path))
-        for path in extra:
-            self.combo.addItem(f"{Path(path).name} (opened)", path)
-        if self.combo.count() == 0:
-            self.combo.addItem("No model installed", "")
-        self.combo.blockSignals(False)
-        if current:
-            self.select(current)
-
-    def path(self) -> str:
-        return self.combo.currentData() or ""
-
-    def has_models(self) -> bool:
-        return bool(self.path())
-
-    def select(self, path: str) -> None:
-        if not path:
-            return
-        index = self.combo.findData(path)
-        if index < 0:
-            if self.combo.count() == 1 and not self.combo.itemData(0):
-                self.combo.clear()
-            self.combo.addItem(f"{Path(path).name} (opened)", path)
-            index = self.combo.count() - 1
-        self.combo.setCurrentIndex(index)
-        self.sig_changed.emit(path)
-
-    def open_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path.home()), self.filters)
-        if path:
-            self.select(path)
 
 
 class SettingsPanel(QWidget):

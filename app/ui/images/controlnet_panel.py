@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import Job
-from app.ui.images.canvas import qimage_from_array
-from app.ui.images.controls import ModelPicker
+from app.ui.model_picker import ModelPicker
+from app.ui.qimage import rgb_to_qimage
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 
@@ -118,7 +118,7 @@ class ControlPanel(QGroupBox):
         handle.sig_error.connect(lambda message: self.view.setText(message))
 
     def _on_preview(self, array) -> None:
-        self.preprocessed = qimage_from_array(array)
+        self.preprocessed = rgb_to_qimage(array)
         self.view.setPixmap(QPixmap.fromImage(self.preprocessed).scaled(
             220, 220, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
         self.sig_changed.emit()
