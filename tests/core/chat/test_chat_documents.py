@@ -6,8 +6,7 @@ import pytest
 
 from app.core.chat.citations import NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source
 from app.core.chat.documents import DocumentsRequest, ground
-from app.core.chat.jobs import (ChatEngine, DocumentsFound, PromptRead, ReplyRequest, SearchingDocuments,
-                                Token)
+from app.core.chat.jobs import DocumentsFound, PromptRead, ReplyRequest, SearchingDocuments, Token
 from app.core.chat.store import ConversationStore
 from app.core.documents import embedder as embedders
 from app.core.documents.indexer import IndexRequest, index_collection
@@ -53,15 +52,6 @@ def collections(tmp_path):
     index_collection(IndexRequest("manual", [str(files["manual"])]), JobState())
     index_collection(IndexRequest("home", [str(files["notes"]), str(files["garden"])]), JobState())
     return files
-
-
-@pytest.fixture
-def engine(model):
-    engine = ChatEngine()
-    engine.model = model
-    yield engine
-    engine.model = None  # the module's model is closed by its fixture
-    engine.release_documents()
 
 
 def ask(engine, question, names, history=(), **sampling):

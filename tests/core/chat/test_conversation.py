@@ -4,7 +4,7 @@ import pytest
 
 from app.core.chat.citations import DocumentsUse, Source
 from app.core.chat.conversation import Conversation, Turn, TurnOptions
-from app.core.chat.jobs import ChatEngine, DocumentsFound, PromptRead, SearchingDocuments, Token
+from app.core.chat.jobs import DocumentsFound, PromptRead, SearchingDocuments, Token
 from app.core.chat.presets import Sampling
 from app.core.chat.store import ConversationStore
 from app.core.errors import UserError
@@ -12,14 +12,6 @@ from app.core.jobs import JobState, run_sync
 from app.core.settings import ChatSettings, DocumentsSettings
 
 GREEDY = TurnOptions(Sampling(max_tokens=6, temperature=0, seed=1))
-
-
-@pytest.fixture
-def engine(model):
-    engine = ChatEngine()
-    engine.model = model
-    yield engine
-    engine.model = None  # the module's model is closed by its fixture
 
 
 def run(engine, turn: Turn):
