@@ -18,6 +18,8 @@ from app.core.units import format_bytes
 
 @dataclass
 class Gpu:
+    """A GPU Hearth can use: NVIDIA (CUDA) or Apple Silicon (Metal)."""
+
     name: str
     kind: str  # "cuda" | "metal"
     memory_bytes: int | None = None  # VRAM, or unified memory on Apple
@@ -25,6 +27,8 @@ class Gpu:
 
 @dataclass
 class DeviceInfo:
+    """This computer: CPU name and SIMD features ("AVX2", "AVX-512", "NEON"…), physical cores, RAM (bytes), GPUs."""
+
     cpu_name: str
     cpu_features: list[str]
     physical_cores: int
@@ -43,13 +47,6 @@ class DeviceInfo:
         feats = [f for f in ("AVX-512", "AVX2", "NEON") if f in self.cpu_features]
         what = " + ".join(feats[:1]) if feats else "no SIMD extensions found"
         return f"CPU ({what}), {self.physical_cores} cores"
-
-    @property
-    def short(self) -> str:
-        if self.gpus:
-            return ("CUDA: " if self.gpus[0].kind == "cuda" else "Metal: ") + self.gpus[0].name
-        feats = [f for f in ("AVX-512", "AVX2", "NEON") if f in self.cpu_features]
-        return "CPU" + (f" ({feats[0]})" if feats else "")
 
 
 def _run(cmd: list[str], timeout: float = 3.0) -> str:
@@ -127,6 +124,7 @@ def _nvidia_gpus() -> list[Gpu]:
 
 
 def ram_bytes() -> int:
+    """Total RAM in bytes (psutil, else sysconf; 0 when neither can tell)."""
     try:
         import psutil
 
@@ -139,6 +137,7 @@ def ram_bytes() -> int:
 
 
 def physical_cores() -> int:
+    """Physical CPU cores (psutil; the logical count when it cannot tell): llama.cpp's best thread count."""
     try:
         import psutil
 

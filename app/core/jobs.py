@@ -41,6 +41,7 @@ class JobState:
     # -- asked by the job ----------------------------------------------------------------------------------------
     @property
     def cancelled(self) -> bool:
+        """Whoever runs the job asked it to stop (poll between steps)."""
         return self._cancel.is_set()
 
     def check(self) -> None:
@@ -49,6 +50,7 @@ class JobState:
             raise JobCancelled()
 
     def progress(self, fraction: float | None, text: str = "") -> None:
+        """Report progress: `fraction` in [0, 1] (clamped), None when unknown, and a short text."""
         if fraction is not None:
             fraction = min(1.0, max(0.0, float(fraction)))
         self.fraction, self.text = fraction, text
@@ -56,11 +58,13 @@ class JobState:
             self._on_progress(fraction, text)
 
     def partial(self, value: Any) -> None:
+        """Hand a partial result to whoever runs the job (a feature's frozen dataclass: Token, Preview, …)."""
         if self._on_partial is not None:
             self._on_partial(value)
 
     # -- asked by the runner -------------------------------------------------------------------------------------
     def cancel(self) -> None:
+        """Ask the job to stop (from any thread); it stops at its next check."""
         self._cancel.set()
 
 
@@ -143,6 +147,7 @@ class ConsoleState(JobState):
         self._stream.flush()
 
     def finish(self) -> None:
+        """End the progress line (before printing results or an error)."""
         if self._shown and self._stream.isatty():
             self._stream.write("\n")
             self._stream.flush()

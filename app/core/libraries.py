@@ -25,6 +25,7 @@ LIBRARIES: list[tuple[str, str, str]] = [
 
 
 def version_of(dist: str) -> str:
+    """The installed version of distribution `dist` (from its metadata, nothing imported), or "not installed"."""
     try:
         return md.version(dist)
     except md.PackageNotFoundError:
@@ -38,6 +39,8 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class ImportCheck:
+    """The result of importing one library: its version, the seconds the import took, the error if it failed."""
+
     module: str
     version: str
     seconds: float
@@ -45,10 +48,12 @@ class ImportCheck:
 
     @property
     def ok(self) -> bool:
+        """The import worked."""
         return not self.error
 
 
 def check_import(module: str, dist: str) -> ImportCheck:
+    """Import `module` and time it (a broken native library raising OSError counts as a failure too)."""
     start = time.perf_counter()
     try:
         mod = importlib.import_module(module)

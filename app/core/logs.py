@@ -10,6 +10,8 @@ _configured = False
 
 
 def setup_logging(level: int = logging.INFO, console: bool = False) -> None:
+    """Log to logs_dir()/hearth.log (rotated at 2 MB, 5 kept) and, with `console`, warnings to stderr. Once per
+    process; a folder that cannot be written only loses the file log."""
     global _configured
     if _configured:
         return

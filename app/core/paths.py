@@ -13,6 +13,7 @@ APP = "Hearth"
 
 
 def home() -> Path | None:
+    """HEARTH_HOME as an absolute path, or None when it is not set."""
     value = os.environ.get("HEARTH_HOME")
     return Path(value).expanduser().resolve() if value else None
 
@@ -22,47 +23,43 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def data_dir() -> Path:
+def _folder(under_home: str, platform_dir: str) -> Path:
+    """HEARTH_HOME/<under_home> when HEARTH_HOME is set, else platformdirs' `platform_dir` for Hearth; created."""
     root = home()
     if root is not None:
-        return _ensure(root)
+        return _ensure(root / under_home)
     import platformdirs
 
-    return _ensure(Path(platformdirs.user_data_dir(APP, appauthor=False)))
+    return _ensure(Path(getattr(platformdirs, platform_dir)(APP, appauthor=False)))
+
+
+def data_dir() -> Path:
+    """Models, documents, images, conversations (e.g. ~/.local/share/Hearth)."""
+    return _folder("", "user_data_dir")
 
 
 def config_dir() -> Path:
-    root = home()
-    if root is not None:
-        return _ensure(root)
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_config_dir(APP, appauthor=False)))
+    """settings.json (e.g. ~/.config/Hearth)."""
+    return _folder("", "user_config_dir")
 
 
 def logs_dir() -> Path:
-    root = home()
-    if root is not None:
-        return _ensure(root / "logs")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_log_dir(APP, appauthor=False)))
+    """hearth.log and its rotations (e.g. ~/.local/state/Hearth/log)."""
+    return _folder("logs", "user_log_dir")
 
 
 def cache_dir() -> Path:
-    root = home()
-    if root is not None:
-        return _ensure(root / "cache")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_cache_dir(APP, appauthor=False)))
+    """Caches that can be rebuilt, e.g. SAM image embeddings (e.g. ~/.cache/Hearth)."""
+    return _folder("cache", "user_cache_dir")
 
 
 def settings_file() -> Path:
+    """The settings file (settings.json in config_dir)."""
     return config_dir() / "settings.json"
 
 
 def models_dir() -> Path:
+    """The models folder: one subfolder per kind (chat, embedding, diffusion, sam, …)."""
     return _ensure(data_dir() / "models")
 
 
@@ -72,10 +69,12 @@ def documents_dir() -> Path:
 
 
 def images_dir() -> Path:
+    """Generated images, one folder per day."""
     return _ensure(data_dir() / "images")
 
 
 def conversations_db() -> Path:
+    """The conversations database (SQLite)."""
     return data_dir() / "conversations.sqlite3"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def resources_dir() -> Path:
+    """The resources/ folder: beside app/ in a checkout, unpacked beside the executable in a PyInstaller bundle."""
     frozen_root = getattr(sys, "_MEIPASS", None)  # PyInstaller bundle: datas are unpacked beside the executable
     if frozen_root:
         return Path(frozen_root) / "resources"
@@ -14,4 +15,5 @@ def resources_dir() -> Path:
 
 
 def resource(*parts: str) -> Path:
+    """A file under resources/, e.g. resource("catalog.json")."""
     return resources_dir().joinpath(*parts)

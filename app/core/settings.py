@@ -27,6 +27,8 @@ THEMES = ("system", "light", "dark")
 
 @dataclass
 class UISettings:
+    """The window: theme, geometry and the tab open at quit."""
+
     theme: str = "system"  # one of THEMES
     geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
@@ -35,6 +37,8 @@ class UISettings:
 
 @dataclass
 class ChatSettings:
+    """Chat: how models load (context in tokens, GPU layers, threads), the overflow policy, presets, templates."""
+
     context_cap: int = 8192
     gpu_layers: int = -1  # -1: automatic
     overflow_policy: str = "truncate_middle"  # truncate_middle | rolling_window | stop
@@ -51,6 +55,9 @@ class ChatSettings:
 
 @dataclass
 class DocumentsSettings:
+    """Documents: search (k, mode, RRF fusion, reranker), answering (answer_k, min_similarity), chunking (in
+    embedding-model tokens) and the embedder of new collections."""
+
     search_k: int = 10  # passages a search shows
     answer_k: int = 5  # passages an answer may use
     mode: str = "hybrid"  # hybrid | dense | bm25
@@ -67,6 +74,8 @@ class DocumentsSettings:
 
 @dataclass
 class SegmentSettings:
+    """Segment: device, embedding cache size (MB), display, and where the user was."""
+
     cache_max_mb: int = 2048  # on-disk embedding cache cap (least recently used entries go first)
     device: str = "auto"  # auto | cuda | mps | cpu
     multimask: bool = True  # offer SAM's three candidates for each prompt
@@ -80,6 +89,8 @@ class SegmentSettings:
 
 @dataclass
 class ImagesSettings:
+    """Images: device and memory plan overrides, previews, and whether pickle checkpoints may be opened."""
+
     allow_pickle: bool = False  # open .ckpt/.bin/.pt files (weights-only); off: refused with a message
     device: str = "auto"  # auto | cpu | cuda | mps
     precision: str = "auto"  # auto | float16 | float32
@@ -91,6 +102,8 @@ class ImagesSettings:
 
 @dataclass
 class Settings:
+    """Every setting, one section per feature, saved as one JSON file (module docstring)."""
+
     version: int = SCHEMA_VERSION
     ui: UISettings = field(default_factory=UISettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
@@ -103,6 +116,8 @@ class Settings:
     # ---- persistence -------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
+        """Read `path` (default: paths.settings_file()); defaults when it does not exist. Never raises for a bad
+        file: it is moved aside and load_notice says so."""
         path = path or paths.settings_file()
         if not path.exists():
             return cls()
@@ -124,6 +139,7 @@ class Settings:
             return settings
 
     def save(self, path: Path | None = None) -> None:
+        """Write atomically (temporary file, fsync, rename). Raises OSError when the folder cannot be written."""
         path = path or paths.settings_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         import tempfile
@@ -141,6 +157,7 @@ class Settings:
             raise
 
     def to_dict(self) -> dict:
+        """The JSON-ready dict that save() writes (unknown keys from the file included)."""
         return _to_dict(self)
 
 

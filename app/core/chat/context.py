@@ -30,6 +30,8 @@ class ContextFull(UserError):
 
 @dataclass
 class Fitted:
+    """What fit() kept: the messages to send and their size in tokens, with how many were dropped or shortened."""
+
     messages: list[dict]
     tokens: int
     dropped: int = 0  # messages left out
@@ -37,6 +39,7 @@ class Fitted:
 
     @property
     def note(self) -> str:
+        """'3 earlier messages left out; 1 long message shortened' ("" when nothing was)."""
         parts = []
         if self.dropped:
             parts.append(f"{self.dropped} earlier message{'s' if self.dropped != 1 else ''} left out")
@@ -52,6 +55,13 @@ def reserve_for_reply(n_ctx: int, max_tokens: int) -> int:
 
 def fit(messages: list[dict], budget: int, count: Callable[[list[dict]], int], policy: str = "truncate_middle",
         n_ctx: int | None = None) -> Fitted:
+    """Fit `messages` ([{"role", "content"}], system first when there is one) into `budget` tokens as counted by
+    `count` (messages → prompt tokens, the chat template included), under `policy` (POLICIES).
+
+    Dropping keeps the roles alternating: the smallest cut of the middle that fits is found by binary search over
+    the cut points (the count shrinks as more is dropped). When even the head and the newest message do not fit,
+    the longest messages are shortened in their middle (MARKER) until they do (40 rounds at most). `n_ctx` only
+    words the error. Raises ContextFull under "stop", UserError for an unknown policy."""
     if policy not in POLICIES:
         raise UserError(f"Unknown context policy {policy!r}; choose one of {', '.join(POLICIES)}.")
     messages = list(messages)

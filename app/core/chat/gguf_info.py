@@ -41,6 +41,9 @@ _FILE_TYPES = {
 
 @dataclass
 class GGUFInfo:
+    """A GGUF file's header (format: github.com/ggml-org/ggml/blob/master/docs/gguf.md): its key/value metadata
+    (large arrays such as the vocabulary skipped, their lengths kept), tensor count, and sizes in bytes."""
+
     path: Path
     version: int
     metadata: dict
@@ -50,41 +53,50 @@ class GGUFInfo:
     array_lengths: dict = field(default_factory=dict)  # skipped arrays: key -> length
 
     def get(self, key: str, default=None):
+        """A metadata value by its GGUF key ("general.name", "tokenizer.chat_template", …)."""
         return self.metadata.get(key, default)
 
     @property
     def architecture(self) -> str:
+        """general.architecture: "llama", "gemma3", "qwen2"… ("" when missing)."""
         return str(self.metadata.get("general.architecture", "") or "")
 
     def arch_value(self, name: str, default=None):
+        """A per-architecture key, e.g. arch_value("context_length") reads "<architecture>.context_length"."""
         return self.metadata.get(f"{self.architecture}.{name}", default)
 
     @property
     def name(self) -> str:
+        """general.name, else the file name without .gguf."""
         return str(self.metadata.get("general.name") or self.path.stem)
 
     @property
     def context_length(self) -> int | None:
+        """The context length (tokens) the model was trained with; None when the header does not say."""
         value = self.arch_value("context_length")
         return int(value) if isinstance(value, int) else None
 
     @property
     def block_count(self) -> int:
+        """Transformer layers (0 when the header does not say)."""
         value = self.arch_value("block_count")
         return int(value) if isinstance(value, int) else 0
 
     @property
     def quantization(self) -> str | None:
+        """general.file_type as llama.cpp names it ("Q4_K_M", "F16", …); None when missing or unknown."""
         ftype = self.metadata.get("general.file_type")
         return _FILE_TYPES.get(ftype) if isinstance(ftype, int) else None
 
     @property
     def chat_template(self) -> str | None:
+        """The Jinja chat template stored in the file (None for base models without one)."""
         value = self.metadata.get("tokenizer.chat_template")
         return value if isinstance(value, str) and value.strip() else None
 
     @property
     def vocab_size(self) -> int:
+        """Tokens in the vocabulary (the length of tokenizer.ggml.tokens)."""
         return int(self.array_lengths.get("tokenizer.ggml.tokens", 0) or self.arch_value("vocab_size", 0) or 0)
 
     def kv_cache_bytes(self, n_ctx: int) -> int:
@@ -109,6 +121,7 @@ class GGUFInfo:
         return n_batch * (self.vocab_size + 4 * int(emb) + 2 * int(ff)) * 4
 
     def memory_needed(self, n_ctx: int) -> int:
+        """Bytes to run with a context of `n_ctx` tokens: weights + KV cache + one batch's compute buffer."""
         return self.data_size + self.kv_cache_bytes(n_ctx) + self.compute_buffer_bytes(min(512, n_ctx))
 
 

@@ -123,7 +123,7 @@ class ChatResult:
 
 @dataclass
 class LoadInfo:
-    """What the GUI shows about a loaded model."""
+    """What the GUI shows about a loaded model. Sizes in bytes, contexts in tokens, load_s in seconds."""
 
     path: str
     name: str
@@ -142,6 +142,7 @@ class LoadInfo:
 
     @property
     def where(self) -> str:
+        """Where it runs: "CPU, 8 threads", "GPU (all layers)" or "GPU 20/32 layers + CPU"."""
         if self.gpu_layers <= 0:
             return f"CPU, {self.n_threads} threads"
         if self.block_count and self.gpu_layers >= self.block_count:
@@ -165,7 +166,9 @@ def _gpu_free_bytes() -> int:
 
 def plan_gpu_layers(info: gguf_info.GGUFInfo, n_ctx: int, requested: int | None,
                     offload_supported: bool, free_vram: int | None = None) -> int:
-    """Layers to offload: the user's number, else all when the model fits the free VRAM, else as many as fit."""
+    """Layers to offload to the GPU: the user's number (`requested`), else all (+1: the output layer) when the
+    model's memory_needed(n_ctx) fits 90 % of the free VRAM (bytes; None: asked of nvidia-smi / Metal), else as
+    many layers as fit beside the KV cache and compute buffer. 0 without a GPU build."""
     layers = info.block_count
     if not offload_supported:
         return 0
@@ -182,7 +185,8 @@ def plan_gpu_layers(info: gguf_info.GGUFInfo, n_ctx: int, requested: int | None,
 
 def check_fits(info: gguf_info.GGUFInfo, n_ctx: int, gpu_layers: int, available_ram: int | None = None,
                free_vram: int | None = None) -> None:
-    """Refuse, before loading, a model that cannot fit in memory."""
+    """Refuse, before loading, a model that cannot fit in memory: UserError when memory_needed(n_ctx) exceeds the
+    available RAM (plus the free VRAM when layers go to the GPU), in bytes; None: measured here."""
     need = info.memory_needed(n_ctx)
     ram = devices.ram_bytes() if available_ram is None else available_ram
     if available_ram is None:
@@ -235,7 +239,8 @@ class _ProgressLlama:
 
 
 class ChatModel:
-    """A loaded GGUF model. Not thread-safe by itself: one chat() at a time (jobs name RESOURCE)."""
+    """A GGUF model loaded with llama-cpp-python (github.com/abetlen/llama-cpp-python, over llama.cpp), its chat
+    template and context size. One chat() at a time (a lock; jobs using it name chat.jobs.RESOURCE)."""
 
     def __init__(self, llm, info: gguf_info.GGUFInfo, load_info: LoadInfo, template: templates.ChatTemplate) -> None:
         self._llm = llm
@@ -340,6 +345,8 @@ class ChatModel:
 
     # ---- templates and tokens ----------------------------------------------------------------------------------
     def set_template(self, template: templates.ChatTemplate | str | None) -> None:
+        """Render prompts with `template`: a ChatTemplate, a built-in key ("gemma", "chatml", "llama3", "mistral",
+        "phi3"), Jinja text, or None / "auto" for the GGUF's own (else its architecture's)."""
         if not isinstance(template, templates.ChatTemplate):
             template = templates.choose(self.info.architecture, self.info.chat_template, template,
                                         self.info.vocab_size)
@@ -357,22 +364,30 @@ class ChatModel:
         return ""
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of `text` (a rendered prompt); with `special`, markers such as <start_of_turn> are single
+        tokens and BOS is put first when the model wants it."""
         tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
         if self._add_bos and self._bos_id >= 0 and (not tokens or tokens[0] != self._bos_id) and special:
             tokens = [self._bos_id] + tokens
         return tokens
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of plain `text` (no special tokens, no BOS): for budgeting passages."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def render(self, messages: list[dict]) -> tuple[str, list[str]]:
+        """The prompt text for `messages` (ending with the assistant's turn opening) and the template's stop
+        strings."""
         return self.renderer.render(messages)
 
     def count_messages(self, messages: list[dict]) -> int:
+        """Prompt tokens `messages` take once rendered with the chat template."""
         prompt, _ = self.renderer.render(messages)
         return len(self.tokenize(prompt))
 
     def fit(self, messages: list[dict], max_tokens: int, policy: str = "truncate_middle") -> ctxpolicy.Fitted:
+        """`messages` fitted into the context window less the reply's reserve (context.fit). Raises ContextFull
+        under the "stop" policy."""
         budget = self.n_ctx - ctxpolicy.reserve_for_reply(self.n_ctx, max_tokens)
         return ctxpolicy.fit(messages, budget, self.count_messages, policy, self.n_ctx)
 
@@ -486,6 +501,7 @@ class ChatModel:
                 self._llm.reset()
 
     def close(self) -> None:
+        """Free the model and its context (waits for a running chat() to end). Idempotent."""
         with self._lock:
             llm, self._llm = self._llm, None
         if llm is not None:
@@ -494,6 +510,7 @@ class ChatModel:
 
     @property
     def closed(self) -> bool:
+        """close() was called."""
         return self._llm is None
 
     def __enter__(self) -> "ChatModel":

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass
 class Sampling:
+    """Sampling settings of a reply (llama.cpp's samplers: temperature, nucleus top-p, top-k, min-p, repetition
+    penalty), the reply's length limit in tokens and the seed (None: a new random one per reply)."""
+
     temperature: float = 0.7
     top_p: float = 0.95
     top_k: int = 40
@@ -16,10 +19,12 @@ class Sampling:
     seed: int | None = None  # None: a new random seed per reply
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of every field (stored with conversations and presets)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Sampling":
+        """From a stored dict; unknown keys are ignored, missing ones take their defaults."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
@@ -36,12 +41,15 @@ BUILTIN_PRESETS: dict[str, Sampling] = {
 
 
 def preset(name: str, user_presets: dict | None = None) -> Sampling:
+    """The user's preset `name`, else the built-in one, else Balanced. A built-in preset is shared: copy it
+    (Sampling.from_dict(p.to_dict())) before changing it."""
     if user_presets and name in user_presets:
         return Sampling.from_dict(user_presets[name])
     return BUILTIN_PRESETS.get(name, BUILTIN_PRESETS["Balanced"])
 
 
 def preset_names(user_presets: dict | None = None) -> list[str]:
+    """Built-in preset names first, then the user's (sorted)."""
     return list(BUILTIN_PRESETS) + sorted(n for n in (user_presets or {}) if n not in BUILTIN_PRESETS)
 
 

@@ -48,6 +48,8 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class Message:
+    """One stored message; `created` is a Unix time in seconds, `info` the reply's figures and sources."""
+
     id: int
     conversation_id: str
     parent_id: int | None
@@ -60,11 +62,15 @@ class Message:
     sibling_count: int = 1
 
     def as_chat(self) -> dict:
+        """{"role", "content"}: what a chat template takes."""
         return {"role": self.role, "content": self.content}
 
 
 @dataclass
 class Conversation:
+    """A stored conversation: its title, model path, system prompt, settings (sampling, policy, collections) and
+    the message its current branch ends at. Times are Unix seconds."""
+
     id: str
     title: str
     created: float
@@ -130,12 +136,14 @@ class ConversationStore:
             return self._db.execute(sql, args).fetchall()
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
 
     # ---- conversations -----------------------------------------------------------------------------------------
     def create(self, title: str = "New chat", model: str = "", system_prompt: str = "",
                settings: dict | None = None) -> Conversation:
+        """A new, empty conversation (titled after its first message unless given a title)."""
         now = time.time()
         cid = uuid.uuid4().hex[:12]
         with self._tx() as db:
@@ -145,12 +153,15 @@ class ConversationStore:
         return self.get(cid)
 
     def get(self, cid: str) -> Conversation:
+        """The conversation `cid`. Raises UserError when there is none."""
         rows = self._query("SELECT * FROM conversations WHERE id=?", (cid,))
         if not rows:
             raise UserError(f"There is no conversation {cid!r}. `hearth chat --list` shows the stored ones.")
         return _row_conv(rows[0])
 
     def list(self, search: str = "") -> list[Conversation]:
+        """Every conversation, most recently updated first; with `search`, those whose title or a message
+        contains it (SQL LIKE, case-insensitive for ASCII)."""
         if search.strip():
             like = f"%{search.strip()}%"
             rows = self._query(
@@ -161,6 +172,8 @@ class ConversationStore:
         return [_row_conv(r) for r in rows]
 
     def update(self, cid: str, **fields) -> Conversation:
+        """Change title, model, system_prompt or settings (a dict); returns the conversation as stored. Raises
+        ValueError for another field."""
         allowed = {"title", "model", "system_prompt", "settings"}
         sets, args = [], []
         for key, value in fields.items():
@@ -175,9 +188,11 @@ class ConversationStore:
         return self.get(cid)
 
     def rename(self, cid: str, title: str) -> Conversation:
+        """Set the title ("Untitled" for a blank one)."""
         return self.update(cid, title=title.strip() or "Untitled")
 
     def delete(self, cid: str) -> None:
+        """Delete the conversation and all its messages (every branch)."""
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE conversation_id=?", (cid,))
             db.execute("DELETE FROM conversations WHERE id=?", (cid,))
@@ -203,12 +218,15 @@ class ConversationStore:
         return self.message(mid)
 
     def message(self, mid: int) -> Message:
+        """Message `mid`. Raises UserError when it no longer exists."""
         rows = self._query("SELECT * FROM messages WHERE id=?", (mid,))
         if not rows:
             raise UserError(f"Message {mid} no longer exists.")
         return _row_msg(rows[0])
 
     def children(self, mid: int | None, cid: str | None = None) -> list[Message]:
+        """The messages written under `mid` (the versions of its reply), oldest first; mid None: the first
+        messages of conversation `cid`."""
         if mid is None:
             rows = self._query("SELECT * FROM messages WHERE parent_id IS NULL AND conversation_id=? ORDER BY id",
                                (cid,))
@@ -238,6 +256,7 @@ class ConversationStore:
         return out
 
     def set_leaf(self, cid: str, mid: int | None) -> None:
+        """Make the current branch end at `mid` (None: an empty branch)."""
         with self._tx() as db:
             db.execute("UPDATE conversations SET leaf_id=?, updated=? WHERE id=?", (mid, time.time(), cid))
 

@@ -92,18 +92,22 @@ def builtin_for(architecture: str, vocab_size: int = 0) -> str:
 
 @dataclass
 class ChatTemplate:
+    """A chat template: Jinja `source` (the Hugging Face chat-template format) and the stop strings it needs."""
+
     name: str  # "gguf" for the file's own template, otherwise a key of BUILTIN
     source: str
     stop: list[str]
 
     @property
     def label(self) -> str:
+        """How the picker names it: "From the model file", "Gemma", "ChatML (Qwen, …)", …"""
         return "From the model file" if self.name == "gguf" else LABELS.get(self.name, self.name)
 
 
 def choose(architecture: str, gguf_template: str | None, override: str | None = None,
            vocab_size: int = 0) -> ChatTemplate:
-    """override: None/'auto' (file's template, else by architecture), a BUILTIN key, or Jinja source."""
+    """The template to use. override: None/'auto' (the file's template, else the architecture's built-in one), a
+    BUILTIN key, or Jinja source. Raises UserError for anything else."""
     if override and override != "auto":
         if override in BUILTIN:
             return ChatTemplate(override, BUILTIN[override], list(STOPS[override]))
@@ -117,7 +121,8 @@ def choose(architecture: str, gguf_template: str | None, override: str | None = 
 
 
 class Renderer:
-    """Renders messages to a prompt string with the sandboxed Jinja formatter."""
+    """Renders messages to a prompt string with llama-cpp-python's Jinja2ChatFormatter (a sandboxed jinja2
+    environment). Raises UserError when the template does not compile."""
 
     def __init__(self, template: ChatTemplate, bos_token: str, eos_token: str) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -131,6 +136,8 @@ class Renderer:
                             "Pick a built-in template for this model.") from exc
 
     def render(self, messages: list[dict]) -> tuple[str, list[str]]:
+        """(prompt ending with the assistant turn's opening, stop strings). Raises UserError when the template
+        fails on these messages (e.g. one that insists on alternating roles)."""
         try:
             result = self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
         except Exception as exc:

@@ -43,6 +43,7 @@ class CollectionSummary:
     chunks: int
 
     def to_json(self) -> dict:
+        """A JSON-ready dict of every field (`hearth docs list --json`)."""
         return dict(self.__dict__)
 
 

@@ -28,6 +28,8 @@ RESOURCE = "image-model"
 
 @dataclass
 class ImageRequest:
+    """One generation: the parameters, where to save (a PNG path; "" = the images folder) and whether to preview."""
+
     params: GenerationParams
     out: str = ""  # a file path (CLI); empty: images_dir()/<date>/<time>-<seed>.png
     previews: bool = True
@@ -56,6 +58,8 @@ class GeneratedImage:
 
 
 def make_scheduler(name: str, config):
+    """The diffusers scheduler named `name` (a key of params.SCHEDULERS: "Euler a", "DPM++ 2M Karras"…) built from
+    a pipeline's scheduler config. Raises UserError for an unknown name."""
     import diffusers
 
     if name not in SCHEDULERS:
@@ -98,6 +102,7 @@ def validate(params: GenerationParams) -> None:
 
 
 def output_path(seed: int, index: int = 0) -> Path:
+    """A new file images_dir()/<YYYY-MM-DD>/<HHMMSS>-<seed>[-n].png that does not exist yet."""
     day = time.strftime("%Y-%m-%d")
     stamp = time.strftime("%H%M%S")
     folder = paths.images_dir() / day
@@ -111,6 +116,9 @@ def output_path(seed: int, index: int = 0) -> Path:
 
 
 class ImageEngine:
+    """Holds the loaded pipelines (diffusers, github.com/huggingface/diffusers) across jobs; `generate` is the job
+    the Images tab and `hearth image` run under RESOURCE."""
+
     def __init__(self, settings=None) -> None:
         self.settings = settings  # an ImagesSettings (or None: defaults)
         self.cache = PipelineCache()
@@ -119,12 +127,16 @@ class ImageEngine:
 
     @property
     def allow_pickle(self) -> bool:
+        """Pickle checkpoints (.ckpt/.bin/.pt) may be opened (weights-only) — off by default."""
         return bool(getattr(self.settings, "allow_pickle", False))
 
     def plan_for(self, params: GenerationParams, family: str = "sd1") -> policy.DevicePlan:
+        """Device, dtype and memory savers for an image of params' size (policy.choose)."""
         return policy.choose(self.settings, family, params.width * params.height)
 
     def load(self, params: GenerationParams, state=None):
+        """Load params.model (or reuse the loaded one); returns the loader's LoadedModel. Raises UserError for a
+        file that is missing, refused (pickle) or not a known Stable Diffusion family."""
         if state is not None:
             state.progress(None, f"Loading {params.model_name}…")
         plan = self.plan_for(params)
@@ -222,4 +234,5 @@ class ImageEngine:
         return results
 
     def free(self) -> None:
+        """Drop the loaded pipelines (and their GPU memory)."""
         self.cache.free()

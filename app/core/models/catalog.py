@@ -21,6 +21,8 @@ GB = 10**9
 
 @dataclass(frozen=True)
 class CatalogFile:
+    """One downloadable variant of an entry: a quantization (chat GGUFs) or the files of a folder model."""
+
     quantization: str | None
     size_bytes: int
     file: str | None = None  # a single file in the repo (or the file name of `url`)
@@ -29,11 +31,15 @@ class CatalogFile:
 
     @property
     def label(self) -> str:
+        """The quantization, else the file name, else "files"."""
         return self.quantization or (self.file or "files")
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """A curated model (resources/catalog.json): what it is, its license, where it comes from, its variants and
+    the memory it needs. `verified` is False when its repository could not be checked against public pages."""
+
     id: str
     name: str
     kind: str
@@ -57,6 +63,8 @@ class CatalogEntry:
         return int((self.memory_gb or variant.size_bytes * 1.2 / GB) * GB)
 
     def variant(self, quantization: str | None = None) -> CatalogFile:
+        """The variant of `quantization` (case-insensitive; None: the default one). Raises UserError when the
+        entry has no such variant."""
         if quantization is None:
             return self.default_variant
         for v in self.files:
@@ -67,6 +75,7 @@ class CatalogEntry:
 
     @property
     def default_variant(self) -> CatalogFile:
+        """Q4_K_M when there is one (the usual balance), else the first variant."""
         for v in self.files:
             if v.quantization == "Q4_K_M":
                 return v
@@ -74,6 +83,7 @@ class CatalogEntry:
 
     @property
     def source(self) -> str:
+        """"huggingface.co/<repo>" or the download URL."""
         return f"huggingface.co/{self.repo}" if self.repo else (self.url or "")
 
 
@@ -106,10 +116,12 @@ def _load(path: str) -> tuple[CatalogEntry, ...]:
 
 
 def load(path: Path | None = None) -> list[CatalogEntry]:
+    """Every entry of the catalog file (default: resources/catalog.json), read once per process."""
     return list(_load(str(path or resources_dir() / "catalog.json")))
 
 
 def entries(kind: str | None = None) -> list[CatalogEntry]:
+    """The catalog's entries of `kind` (None: all), in file order."""
     return [e for e in load() if kind is None or e.kind == kind]
 
 

@@ -39,6 +39,8 @@ NOTES = {"Q8_0": "best", "Q6_K": "very high quality", "Q5_K_M": "higher quality"
 
 @dataclass(frozen=True)
 class Memory:
+    """The memory a model can use here, in bytes."""
+
     ram_bytes: int
     vram_bytes: int = 0  # CUDA VRAM; 0 = no CUDA GPU
     unified: bool = False  # Apple Silicon: GPU shares RAM
@@ -54,6 +56,7 @@ class Memory:
 
     @property
     def describe(self) -> str:
+        """"8.59 GB RAM", "25.8 GB unified memory" or "24.0 GB VRAM + 68.7 GB RAM"."""
         if self.vram_bytes:
             return f"{format_bytes(self.vram_bytes)} VRAM + {format_bytes(self.ram_bytes)} RAM"
         what = "unified memory" if self.unified else "RAM"
@@ -61,6 +64,8 @@ class Memory:
 
 
 def label(need_bytes: int, mem: Memory) -> str:
+    """FITS, TIGHT or WONT_FIT for a model needing `need_bytes`: on CPU / unified memory ≤ 60 % of RAM fits,
+    ≤ 85 % is tight; with CUDA ≤ 90 % of VRAM fits, ≤ that + 50 % of RAM (layers spilled to the CPU) is tight."""
     if mem.vram_bytes:
         if need_bytes <= VRAM_FITS * mem.vram_bytes:
             return FITS
@@ -97,4 +102,5 @@ def recommend(entry, mem: Memory):
 
 
 def note(quant: str | None) -> str:
+    """What a quantization means for quality ("recommended", "best"…; "" for others)."""
     return NOTES.get((quant or "").upper(), "")

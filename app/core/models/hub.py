@@ -22,10 +22,12 @@ class NoNetwork(UserError):
 
 
 def endpoint() -> str:
+    """The hub's base URL: HF_ENDPOINT (a mirror, or the tests' local server), else https://huggingface.co."""
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
 def offline() -> bool:
+    """HF_HUB_OFFLINE is set (1 / on / yes / true): nothing is asked of the network."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
@@ -37,6 +39,7 @@ def _sync_offline_flag() -> None:
 
 
 def no_network_message(exc: BaseException | None = None) -> str:
+    """The sentence a user sees when the hub cannot be reached (starts with "No network")."""
     why = "offline mode is on (HF_HUB_OFFLINE=1)" if offline() else f"could not reach {endpoint()}"
     detail = f" ({type(exc).__name__}: {exc})" if exc is not None and not offline() else ""
     return (f"No network: {why}{detail}. Everything already installed keeps working; "
@@ -96,6 +99,7 @@ def call(fn, *args, _repo: str | None = None, **kwargs):
 
 
 def api():
+    """A huggingface_hub HfApi on endpoint()."""
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=endpoint())
@@ -103,18 +107,23 @@ def api():
 
 @dataclass
 class HubFile:
+    """A file in a hub repository: its path, size in bytes and (for LFS files) SHA-256."""
+
     path: str
     size_bytes: int
     sha256: str | None = None
 
     @property
     def quantization(self) -> str | None:
+        """The quantization its file name says ("Q4_K_M", "IQ4_XS", "F16"…), else None."""
         match = _QUANT.search(self.path.rsplit("/", 1)[-1])
         return match.group(1).upper() if match else None
 
 
 @dataclass
 class HubRepo:
+    """A hub repository found by a search; `files` is filled when asked for."""
+
     id: str
     downloads: int = 0
     likes: int = 0
@@ -148,11 +157,14 @@ def list_files(repo_id: str, revision: str = "main") -> list[HubFile]:
 
 
 def gguf_files(repo_id: str, revision: str = "main") -> list[HubFile]:
+    """The .gguf files of a repository. Raises NoNetwork, or UserError for an unknown repository."""
     return [f for f in list_files(repo_id, revision) if f.path.lower().endswith(".gguf")]
 
 
 @dataclass
 class FileMeta:
+    """Where a hub file's bytes are and what they should be (size in bytes, SHA-256), from a HEAD request."""
+
     url: str  # where the bytes are (the CDN location after the hub's redirect)
     size_bytes: int | None
     sha256: str | None  # the LFS object id, when the etag is one
@@ -161,6 +173,8 @@ class FileMeta:
 
 
 def file_metadata(repo_id: str, filename: str, revision: str = "main") -> FileMeta:
+    """HEAD the file on the hub (following its redirect) for size, SHA-256 (the LFS etag) and commit. Raises
+    NoNetwork, or UserError for an unknown repository or file."""
     from urllib.parse import urlparse
 
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -175,6 +189,7 @@ def file_metadata(repo_id: str, filename: str, revision: str = "main") -> FileMe
 
 
 def auth_headers() -> dict:
+    """The hub's request headers with the user's token when one is configured ({} otherwise)."""
     from huggingface_hub.utils import build_hf_headers
 
     try:

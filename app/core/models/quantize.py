@@ -53,6 +53,7 @@ def source_type(path: Path) -> str:
 
 
 def default_output(src: Path, qtype: str) -> Path:
+    """models/chat/<name without its F16/F32/BF16 suffix>-<qtype>.gguf."""
     stem = _SUFFIX.sub("", Path(src).stem)
     from app.core.models import registry
 
