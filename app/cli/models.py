@@ -109,7 +109,8 @@ def _list_catalog(args) -> int:
     print(f"Hardware: {mem.describe}", file=sys.stderr)
     for r in rows:
         star = "*" if r["recommended"] else " "
-        print(f"{star} {r['id']:<44} {r['kind']:<11} {format_bytes(r['size_bytes']):>9}  needs {format_bytes(r['memory_bytes']):>9}  "
+        size, need = format_bytes(r["size_bytes"]), format_bytes(r["memory_bytes"])
+        print(f"{star} {r['id']:<44} {r['kind']:<11} {size:>9}  needs {need:>9}  "
               f"{r['fit']:<9} {r['license']}{'' if r['verified'] else '  (unverified)'}")
     return 0
 

@@ -255,8 +255,8 @@ def read(path: str | Path) -> GGUFInfo:
         buf.close()
     expected = data_start + data_end
     if size < expected:
-        raise UserError(f"{name} is incomplete: it has {format_bytes(size)} of the {format_bytes(expected)} its header describes. "
-                        "The download or copy was probably interrupted; download it again.")
+        raise UserError(f"{name} is incomplete: it has {format_bytes(size)} of the {format_bytes(expected)} its header "
+                        "describes. The download or copy was probably interrupted; download it again.")
     if not metadata.get("general.architecture"):
         raise UserError(f"{name} does not say which model architecture it is (no general.architecture), "
                         "so llama.cpp cannot run it.")
