@@ -88,14 +88,16 @@ def run_list(args) -> int:
         return _fail(exc)
     if args.json:
         print(json.dumps([{"id": m.id, "kind": m.kind, "name": m.name, "path": str(m.path), "size_bytes": m.size_bytes,
-                           "format": m.format, "quantization": m.quantization, "source": m.source} for m in models],
-                         indent=1))
+                           "format": m.format, "quantization": m.quantization, "source": m.source,
+                           "problem": m.problem} for m in models], indent=1))
         return 0
     if not models:
         print("No models installed. `hearth models list --catalog` shows what you can download.", file=sys.stderr)
         return 0
     for m in models:
         print(f"{m.id:<52} {m.format:<22} {m.quantization or '':<8} {_gb(m.size_bytes):>10}  {m.source_text}")
+        if m.problem:  # a truncated or damaged file placed in the folder by hand (or damaged since)
+            print(f"    ! broken: {m.problem}")
     return 0
 
 
@@ -172,12 +174,13 @@ def run_download(args) -> int:
 def run_import(args) -> int:
     from app.core.models import registry
 
+    state = ConsoleState()
     try:
-        state = ConsoleState()
         model = registry.import_model(args.path, kind=args.kind, link=args.link, state=state)
-        state.finish()
     except UserError as exc:
+        state.finish()  # end the progress line before the error
         return _fail(exc)
+    state.finish()
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 
