@@ -166,7 +166,10 @@ def run_download(args) -> int:
         print("\nPaused; run the same command again to resume.", file=sys.stderr)
         return 130
     except UserError as exc:
-        return _fail(exc)
+        code = _fail(exc)
+        if "resume to continue" in str(exc):  # the connection could not be healed: the part is kept
+            print("Run the same command again to resume.", file=sys.stderr)
+        return code
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 
