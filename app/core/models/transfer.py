@@ -295,7 +295,7 @@ class Fetcher:
                                               timeout=self.policy.stall)
         except urllib.error.HTTPError as exc:
             with exc:
-                return self._http_error(exc, have, item)
+                return self._http_error(exc, have, part, item, kind)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
@@ -304,13 +304,14 @@ class Fetcher:
         with response:
             self._receive(response, have, part, item, kind)
 
-    def _http_error(self, exc: urllib.error.HTTPError, have: int, item) -> None:
+    def _http_error(self, exc: urllib.error.HTTPError, have: int, part: Path, item, kind: str | None) -> None:
         code = exc.code
-        if code == 416 and have:
+        if code == 416 and have:  # nothing to send from byte <have>: the part is whole, or longer than the file
             match = _CONTENT_RANGE.fullmatch((exc.headers.get("Content-Range") or "").strip())
             total = int(match.group(3)) if match and match.group(3) != "*" else None
-            if total == have or (total is None and item.size == have):
-                item.size = have  # nothing left to send: the part is the whole file
+            if total == have or (total is None and (item.size == have or self._whole(part, item, kind))):
+                item.size = have
+                self.on_change()
                 return
             raise Restart(f"the server has {human(total) if total else 'less'} where {human(have)} were kept")
         if code in (408, 425, 429) or code >= 500:
@@ -399,6 +400,16 @@ class Fetcher:
                 raise Transient("connection lost", f"the connection closed early ({exc})") from None
             except UserError:
                 pass  # damaged: the verification after the download says so and quarantines it
+
+    @staticmethod
+    def _whole(part: Path, item, kind: str | None) -> bool:
+        """Whether the part's own structure says it is complete (for a server that gives no length)."""
+        from app.core.models import validate
+
+        try:
+            return validate.check_file(part, kind, name=item.dest, deep=False)
+        except UserError:
+            return False
 
     @staticmethod
     def _decode(decoder, raw: bytes) -> bytes:

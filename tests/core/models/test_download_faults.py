@@ -212,6 +212,20 @@ def test_416_on_a_complete_part_installs_it(server):
     assert ranges(server, path)[-1] == f"bytes={n}-" and model.path.read_bytes() == data
 
 
+def test_a_bare_416_on_a_part_whose_structure_is_whole_installs_it(server):
+    """A 416 without Content-Range and no length known: the part's own header decides."""
+    data = gguf_bytes(25)
+    n = len(data)
+    path = "/resume/bare-416.gguf"
+    url = server.add_file(path, data)
+    server.no_head.add(path)
+    with pytest.raises(JobCancelled):
+        downloads.download(downloads.spec_from_url(url), CancelWhenComplete(n))
+    server.misbehave(path, {"status": 416})
+    model = downloads.download(downloads.spec_from_url(url), JobState())
+    assert ranges(server, path) == [None, f"bytes={n}-"] and model.path.read_bytes() == data
+
+
 def test_416_for_a_part_longer_than_the_file_restarts_from_zero(server):
     big, small = gguf_bytes(14, n_embd=256), gguf_bytes(15)
     path = "/resume/shrunk.gguf"
