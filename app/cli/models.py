@@ -78,14 +78,16 @@ def run_list(args) -> int:
     models = registry.installed(args.kind)
     if args.json:
         print(json.dumps([{"id": m.id, "kind": m.kind, "name": m.name, "path": str(m.path), "size_bytes": m.size_bytes,
-                           "format": m.format, "quantization": m.quantization, "source": m.source} for m in models],
-                         indent=1))
+                           "format": m.format, "quantization": m.quantization, "source": m.source,
+                           "problem": m.problem} for m in models], indent=1))
         return 0
     if not models:
         print("No models installed. `hearth models list --catalog` shows what you can download.", file=sys.stderr)
         return 0
     for m in models:
         print(f"{m.id:<52} {m.format:<22} {m.quantization or '':<8} {format_bytes(m.size_bytes):>10}  {m.source_text}")
+        if m.problem:  # a truncated or damaged file placed in the folder by hand (or damaged since)
+            print(f"    ! broken: {m.problem}")
     return 0
 
 
@@ -146,7 +148,13 @@ def run_download(args) -> int:
     previous = downloads.read_state(spec.id)
     if previous:
         print(f"Resuming {spec.title} ({previous['status']} earlier)", file=sys.stderr)
-    model = _job(jobs.download, spec)
+    try:
+        model = _job(jobs.download, spec)
+    except UserError as exc:
+        if "resume to continue" not in str(exc):
+            raise
+        # the connection could not be healed: the part is kept, and the same command continues it
+        raise UserError(f"{exc} Run the same command again to resume.") from None
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
 

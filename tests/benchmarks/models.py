@@ -1,7 +1,7 @@
-"""Models benchmark: Hearth's download path (Range-resumable, SHA-256 verified) against a raw urllib copy of the same
-file from a local 127.0.0.1 server, and Hearth's quantization (llama.cpp in a child process, with progress and
-cancel) against calling `llama_model_quantize` directly in-process, on a small llama GGUF. Medians of several runs;
-the last line is one JSON object.
+"""Models benchmark: Hearth's download path (Range-resumable, self-healing, SHA-256 verified) against a raw urllib
+copy of the same file from a local 127.0.0.1 server (and a cut healed inside one job), and Hearth's quantization
+(llama.cpp in a child process, with progress and cancel) against calling `llama_model_quantize` directly
+in-process, on a small llama GGUF. Medians of several runs; the last line is one JSON object.
 
     .venv/bin/python tests/benchmarks/models.py [--runs 5] [--mb 64]
 """
@@ -69,19 +69,35 @@ def main() -> None:
     print(f"download {args.mb} MB + SHA-256  hearth: median {statistics.median(hd) * 1000:.0f} ms ({h_mbs:.0f} MB/s)"
           f"  raw urllib: median {statistics.median(rd) * 1000:.0f} ms ({r_mbs:.0f} MB/s)")
 
-    # resume: cut at 50 %, then measure the resumed half
+    # resume: cut at 50 % with automatic retries off, then measure the resumed half
     for m in registry.installed("chat"):
         registry.remove(m)
     server.cut["/files/bench.gguf"] = len(data) // 2
+    os.environ["HEARTH_DOWNLOAD_RETRIES"] = "0"
     try:
         downloads.download(downloads.spec_from_url(url, sha256=sha), JobState())
     except Exception:
         pass
+    del os.environ["HEARTH_DOWNLOAD_RETRIES"]
     t = time.perf_counter()
     downloads.download(downloads.spec_from_url(url, sha256=sha), JobState())
     resume_s = time.perf_counter() - t
     print(f"resume after a cut at 50 %: {resume_s * 1000:.0f} ms (Range request: "
           f"{server.requests('/files/bench.gguf')[-1].range})")
+
+    # self-healing: the same cut inside one job, retried at once (no backoff wait), against an uncut download
+    heal = []
+    for _ in range(args.runs):
+        for m in registry.installed("chat"):
+            registry.remove(m)
+        server.cut["/files/bench.gguf"] = len(data) // 2
+        os.environ["HEARTH_DOWNLOAD_BACKOFF_S"] = "0"
+        t = time.perf_counter()
+        downloads.download(downloads.spec_from_url(url, sha256=sha), JobState())
+        heal.append(time.perf_counter() - t)
+        del os.environ["HEARTH_DOWNLOAD_BACKOFF_S"]
+    print(f"download cut at 50 % and healed in the same job: median {statistics.median(heal) * 1000:.0f} ms "
+          f"(uncut: {statistics.median(hd) * 1000:.0f} ms)")
 
     src = write_tiny_llama(Path(home) / "bench-F32.gguf", n_embd=512, n_layer=4, n_ff=1536)
     print(f"quantize source: {src.stat().st_size / 1e6:.1f} MB F32")
@@ -114,7 +130,7 @@ def main() -> None:
     server.close()
     print(json.dumps({
         "download_mb_s_hearth": round(h_mbs, 1), "download_mb_s_raw": round(r_mbs, 1),
-        "resume_half_s": round(resume_s, 3),
+        "resume_half_s": round(resume_s, 3), "healed_cut_s": round(statistics.median(heal), 3),
         "quantize_s_hearth": round(statistics.median(hq), 3), "quantize_s_raw": round(statistics.median(rq), 3),
     }))
 

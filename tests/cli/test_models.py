@@ -13,14 +13,13 @@ def hearth(args, env, timeout=120):
 
 
 def test_import_list_remove(subprocess_env, tmp_path):
-    src = tmp_path / "cli-model-Q4_K_M.gguf"
-    src.write_bytes(b"GGUF" + b"\0" * 500)
+    src = write_tiny_llama(tmp_path / "cli-model-Q4_K_M.gguf")
     r = hearth(["import", str(src)], subprocess_env)
     assert r.returncode == 0 and r.stdout.startswith("chat/cli-model-Q4_K_M.gguf\t"), r.stderr
     r = hearth(["list", "--json"], subprocess_env)
     (item,) = json.loads(r.stdout)
     assert item["id"] == "chat/cli-model-Q4_K_M.gguf" and item["quantization"] == "Q4_K_M"
-    assert item["size_bytes"] == 504 and item["source"]["imported_from"] == str(src)
+    assert item["size_bytes"] == src.stat().st_size and item["source"]["imported_from"] == str(src)
     assert hearth(["list", "--kind", "sam", "--json"], subprocess_env).stdout.strip() == "[]"
     r = hearth(["remove", "chat/cli-model-Q4_K_M.gguf"], subprocess_env)
     assert r.returncode == 0 and "removed" in r.stdout

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.errors import UserError
+from app.core.errors import IncompleteFile, UserError
 from app.core.units import format_bytes
 
 MAGIC = b"GGUF"
@@ -247,16 +247,17 @@ def read(path: str | Path) -> GGUFInfo:
             align = align if isinstance(align, int) and align > 0 else 32
             data_start = (r.pos + align - 1) // align * align
         except EOFError:
-            raise UserError(f"{name} is incomplete: the file ends inside its header ({format_bytes(size)}). "
-                            "The download or copy was probably interrupted; download it again.") from None
+            raise IncompleteFile(f"{name} is incomplete: the file ends inside its header ({format_bytes(size)}). "
+                                 "The download or copy was probably interrupted; download it again.", size) from None
         except (ValueError, struct.error, UnicodeError) as exc:
             raise UserError(f"{name} is damaged: its GGUF header cannot be read ({exc}). Download it again.") from None
     finally:
         buf.close()
     expected = data_start + data_end
     if size < expected:
-        raise UserError(f"{name} is incomplete: it has {format_bytes(size)} of the {format_bytes(expected)} its header "
-                        "describes. The download or copy was probably interrupted; download it again.")
+        raise IncompleteFile(f"{name} is incomplete: it has {format_bytes(size)} of the {format_bytes(expected)} its "
+                             "header describes. The download or copy was probably interrupted; download it again.",
+                             size, expected)
     if not metadata.get("general.architecture"):
         raise UserError(f"{name} does not say which model architecture it is (no general.architecture), "
                         "so llama.cpp cannot run it.")

@@ -15,7 +15,7 @@ import os
 import struct
 from pathlib import Path
 
-from app.core.errors import UserError
+from app.core.errors import IncompleteFile, UserError
 
 log = logging.getLogger(__name__)
 
@@ -28,29 +28,38 @@ PICKLE_REFUSED = (
 
 
 def check_safetensors(path: Path) -> dict:
-    """Read and validate a safetensors header; return it. UserError when the file is truncated or not safetensors."""
+    """Read and validate a safetensors header; return it. The file must be exactly 8 + header + tensor data bytes,
+    as the format (and the safetensors library) requires. IncompleteFile when it ends early, UserError when it is
+    not safetensors or is damaged."""
+
+    def bad(reason: str, cls=UserError, *args):
+        return cls(f"{path.name} is not a valid .safetensors file ({reason}); it may be incomplete or corrupt. "
+                   "Download it again.", *args)
+
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(8)
-            if len(head) < 8:
-                raise ValueError("file is too short")
-            (n,) = struct.unpack("<Q", head)
-            if n <= 0 or n > 100_000_000 or 8 + n > size:
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if len(head) == 8 and not 0 < n <= 100_000_000:
                 raise ValueError("header size is impossible")
+            if len(head) < 8 or 8 + n > size:
+                raise bad(f"the file ends inside its header, at byte {size}", IncompleteFile, size)
             header = json.loads(fh.read(n).decode("utf-8"))
         if not isinstance(header, dict):
             raise ValueError("header is not a table")
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-        if 8 + n + end > size:
-            raise ValueError(f"the tensors need {8 + n + end} bytes but the file has {size}")
+        spans = [v["data_offsets"] for k, v in header.items() if k != "__metadata__"]
+        if any(not (0 <= int(b) <= int(e)) for b, e in spans):
+            raise ValueError("a tensor's data offsets are out of order")
+        expected = 8 + n + max((int(e) for _, e in spans), default=0)
+        if expected > size:
+            raise bad(f"it has {size} of the {expected} bytes its header describes", IncompleteFile, size, expected)
+        if expected < size:
+            raise ValueError(f"{size - expected} unexpected bytes follow the last tensor")
     except OSError as exc:
         raise UserError(f"Could not read {path.name}: {exc.strerror or exc}.") from None
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        raise UserError(
-            f"{path.name} is not a valid .safetensors file ({exc}); it may be incomplete or corrupt. "
-            "Download it again."
-        ) from None
+        raise bad(str(exc)) from None
     return header
 
 

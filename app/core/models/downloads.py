@@ -1,45 +1,46 @@
-"""Verified, resumable downloads into the models folder.
+"""Verified, resumable, self-healing downloads into the models folder.
 
 A download is described by a `DownloadSpec` (what to fetch, where it ends up) and lives in a staging folder
-`<models>/.downloads/<id>/` with a small `state.json`: the spec, the status and the resolved file list. Bytes go to
-`<file>.part` files there; a request for more of a `.part` file asks the server for `Range: bytes=<size>-`, so a
-download interrupted by a pause, a crash, a lost connection or quitting the app continues where it stopped.
+`<models>/.downloads/<id>/` with a small `state.json`: the spec (with each file's ETag/Last-Modified), the status
+and the resolved file list. Bytes go to `<file>.part` files there; `transfer.Fetcher` continues a part with HTTP
+Range requests, retries dropped, stalled or refused connections by itself (with backoff, from the byte reached),
+and appends only bytes that provably continue the part. A download interrupted by a pause, a crash or quitting
+the app continues where it stopped.
 
 Hub files: huggingface_hub resolves the file (`get_hf_file_metadata`: size, commit, SHA-256 from the LFS etag, the
 CDN location after the hub's redirect) and lists folder models (`list_repo_tree`); Hearth fetches the bytes itself
-with HTTP Range requests because `hf_hub_download` (huggingface_hub 1.x/2.x) writes to a per-process temporary file
-that it deletes on any interruption, so a paused or interrupted download would start again from zero.
+because `hf_hub_download` (huggingface_hub 1.x/2.x) writes to a per-process temporary file that it deletes on any
+interruption, so a paused or interrupted download would start again from zero.
 
-Plain URLs: the same Range fetch, with the SHA-256 given by the user or the catalog.
+Plain URLs: the same fetch, with the SHA-256 given by the user or the catalog.
 
-Every file is checked against its expected size and SHA-256 (when known) before anything is installed. A mismatch
-moves the file to `<models>/.quarantine/` and the download fails with a message saying so; nothing is registered.
-The staging folder is hidden, so the registry never lists a half-downloaded model. Free disk space is checked
-before the first byte.
+Every file is checked before anything is installed: its size, its SHA-256 when known, and otherwise its own
+structure (`validate`: a GGUF's tensors lie inside the file, a safetensors header matches the file's length, ...).
+A file whose length the server never said and whose structure cannot be checked is not installed. When a file
+that was stitched from several connections fails a check, it is fetched once more from byte 0; a second failure
+moves it to `<models>/.quarantine/` and the download fails with a message saying so; nothing is registered. The
+staging folder is hidden, so the registry never lists a half-downloaded model. Free disk space is checked before
+the first byte (or as soon as the size is known).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import http.client
 import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from app.core import paths
 from app.core.errors import JobCancelled, UserError
-from app.core.jobs import format_duration
-from app.core.models import hub, registry
+from app.core.models import hub, registry, validate
+from app.core.models.transfer import CHUNK, Fetcher, Meter, Transient, head_size, part_size
 from app.core.units import format_bytes
 
-CHUNK = 1 << 20
 DISK_MARGIN = 200 * 10**6  # keep this much free after a download
 PAUSED, RUNNING, FAILED, QUARANTINED, DONE = "paused", "running", "failed", "quarantined", "done"
 
@@ -67,6 +68,7 @@ class DownloadSpec:
     source: dict = field(default_factory=dict)
     label: str = ""
     sid: str = ""  # stable id (staging folder name), fixed before folder patterns are expanded
+    validators: dict = field(default_factory=dict)  # dest -> ETag or Last-Modified the part was started from
 
     def __post_init__(self) -> None:
         if not self.sid:
@@ -219,7 +221,7 @@ def pending() -> list[PendingDownload]:
             continue
         spec = DownloadSpec.from_dict(state["spec"])
         done = sum(p.stat().st_size for p in stage.rglob("*.part"))
-        total = sum(i.size for i in spec.items if i.size) if spec.items and all(i.size for i in spec.items) else None
+        total = _total(spec)
         status = PAUSED if state["status"] == RUNNING else state["status"]  # running on disk = app was closed
         out.append(PendingDownload(spec, status, done, total, state.get("message", "")))
     return out
@@ -235,48 +237,27 @@ def free_bytes(path: Path) -> int:
 
 
 # ---- the job ----------------------------------------------------------------------------------------------------
-class _Meter:
-    """Bytes/s over the last few seconds and the time left."""
+class Quarantined(UserError):
+    """A downloaded file failed its check and was moved to the quarantine folder."""
 
-    def __init__(self, total: int | None, done: int) -> None:
-        self.total, self.done = total, done
-        self.samples: list[tuple[float, int]] = [(time.monotonic(), done)]
 
-    def add(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self.samples[-1][0] < 0.2 and len(self.samples) > 1:
-            self.samples[-1] = (now, self.done)  # cheap per-chunk update; a new sample every 0.2 s
-            return
-        self.samples.append((now, self.done))
-        while len(self.samples) > 2 and now - self.samples[0][0] > 5:
-            self.samples.pop(0)
+class ChecksumMismatch(Quarantined):
+    pass
 
-    @property
-    def rate(self) -> float:
-        (t0, b0), (t1, b1) = self.samples[0], self.samples[-1]
-        return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
-    @property
-    def eta(self) -> float | None:
-        if not self.total or self.rate <= 0:
-            return None
-        return max(0.0, (self.total - self.done) / self.rate)
+class _Unconfirmed(UserError):
+    """Nothing says the file is complete: no length from the server, no SHA-256, no structure to check."""
 
-    def text(self, name: str) -> str:
-        parts = [f"{name}: {format_bytes(self.done)}" + (f" of {format_bytes(self.total)}" if self.total else "")]
-        if self.rate > 0:
-            parts.append(f"{format_bytes(self.rate)}/s")
-        if self.eta is not None:
-            parts.append(f"{format_duration(self.eta)} left")
-        return " · ".join(parts)
+
+def _total(spec: DownloadSpec) -> int | None:
+    return sum(i.size for i in spec.items) if spec.items and all(i.size is not None for i in spec.items) else None
 
 
 def _expand(spec: DownloadSpec) -> None:
     """Folder models: turn include patterns into concrete files (listing the repo through huggingface_hub)."""
     if spec.items or not spec.include:
         return
-    files = hub.list_files(spec.repo, spec.revision)
+    files = _hub_call(lambda: hub.list_files(spec.repo, spec.revision))
     for f in files:
         if any(fnmatch.fnmatch(f.path, pat) for pat in spec.include):
             spec.items.append(DownloadItem(dest=f.path, repo=spec.repo, filename=f.path, revision=spec.revision,
@@ -285,96 +266,47 @@ def _expand(spec: DownloadSpec) -> None:
         raise UserError(f"No files in {spec.repo} match {', '.join(spec.include)}; the repository may have changed.")
 
 
+def _hub_call(fn):
+    """A hub lookup; losing the network (offline mode aside) and 5xx/429 answers are worth retrying."""
+    try:
+        return fn()
+    except hub.NoNetwork as exc:
+        if hub.offline():
+            raise
+        raise Transient("could not reach the hub", str(exc)) from exc
+    except UserError as exc:
+        status = getattr(getattr(exc.__cause__, "response", None), "status_code", None)
+        if isinstance(status, int) and (status >= 500 or status == 429):
+            raise Transient(f"server error {status}", str(exc)) from exc
+        raise
+
+
 def _locate(item: DownloadItem) -> tuple[str, dict]:
-    """(url to GET, headers) for an item; fills size/sha256 from the hub when it knows them."""
+    """(url to GET, headers) for an item; fills size/sha256 from the hub (or a HEAD request) when they are known."""
+    headers = {"User-Agent": "Hearth"}
     if item.url:
-        headers = {"User-Agent": "Hearth"}
         if item.size is None:  # learn the size first, so free disk space is checked before the first byte
-            try:
-                with urllib.request.urlopen(urllib.request.Request(item.url, headers=headers, method="HEAD"),
-                                            timeout=30) as response:
-                    length = response.headers.get("Content-Length")
-                    item.size = int(length) if length and length.isdigit() else None
-            except urllib.error.HTTPError as exc:
-                if exc.code in (404, 401, 403, 410):
-                    raise UserError(f"The server refused {item.dest}: HTTP {exc.code} {exc.reason}.") from exc
-            except (urllib.error.URLError, OSError) as exc:
-                raise hub.NoNetwork(f"No network: could not reach {urlparse(item.url).netloc} "
-                                    f"({getattr(exc, 'reason', exc)}).") from exc
+            item.size = head_size(item.url, headers, item.dest)
         return item.url, headers
-    meta = hub.file_metadata(item.repo, item.filename, item.revision)
+    meta = _hub_call(lambda: hub.file_metadata(item.repo, item.filename, item.revision))
     if meta.size_bytes:
         item.size = meta.size_bytes
     if meta.sha256 and not item.sha256:
         item.sha256 = meta.sha256
-    headers = {"User-Agent": "Hearth"}
     if meta.same_host:
         headers.update(hub.auth_headers())
     return meta.url, headers
 
 
-def _fetch(url: str, headers: dict, part: Path, item: DownloadItem, meter: _Meter, state, title: str) -> str | None:
-    """Fetch the rest of `part`; returns its SHA-256, computed while writing (None when nothing was fetched)."""
-    part.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.exists() else 0
-    if item.size is not None and have > item.size:  # the file changed on the server, or garbage: start over
-        part.unlink()
-        meter.add(-have)
-        have = 0
-    if item.size is not None and have == item.size:
-        return None
-    req_headers = dict(headers)
-    if have:
-        req_headers["Range"] = f"bytes={have}-"
-    request = urllib.request.Request(url, headers=req_headers)
-    try:
-        response = urllib.request.urlopen(request, timeout=30)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to send: the part is complete
-            return None
-        raise UserError(f"The server refused {title}: HTTP {exc.code} {exc.reason}.") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise hub.NoNetwork(f"No network: could not download {title} ({getattr(exc, 'reason', exc)}). "
-                            "The part already downloaded is kept; resume when you are back online.") from exc
-    with response:
-        if have and response.status == 200:  # the server ignored Range: start this file again
-            meter.add(-have)
-            have = 0
-            mode = "wb"
-        else:
-            mode = "ab"
-        digest = hashlib.sha256()
-        if have:  # hash what is already on disk, then keep hashing as bytes arrive (no second pass at the end)
-            with open(part, "rb") as fh:
-                while block := fh.read(CHUNK * 4):
-                    digest.update(block)
-        length = response.headers.get("Content-Length")
-        if item.size is None and length is not None:
-            item.size = have + int(length)
-        with open(part, mode) as fh:
-            last = 0.0
-            while True:
-                if state.cancelled:
-                    raise JobCancelled()
-                try:
-                    chunk = response.read1(CHUNK)  # returns what has arrived: pause reacts at once
-                except (OSError, ValueError, http.client.HTTPException) as exc:
-                    raise hub.NoNetwork(f"The connection dropped while downloading {title} ({exc}). "
-                                        "The part already downloaded is kept; resume to continue.") from exc
-                if not chunk:
-                    break
-                fh.write(chunk)
-                digest.update(chunk)
-                meter.add(len(chunk))
-                now = time.monotonic()
-                if now - last > 0.1:
-                    last = now
-                    state.progress(meter.done / meter.total if meter.total else None, meter.text(title))
-    got = part.stat().st_size
-    if item.size is not None and got < item.size:
-        raise hub.NoNetwork(f"The connection closed early while downloading {title} ({format_bytes(got)} of "
-                            f"{format_bytes(item.size)}). The part is kept; resume to continue.")
-    return digest.hexdigest()
+def _check_space(spec: DownloadSpec, meter: Meter) -> None:
+    if meter.total is None:
+        return
+    need = meter.total - meter.done
+    free = free_bytes(staging_root())
+    if need + DISK_MARGIN > free:
+        raise UserError(f"Not enough disk space for {spec.title}: it needs {format_bytes(need)} more "
+                        f"(plus {format_bytes(DISK_MARGIN)} to spare) and {format_bytes(free)} is free on "
+                        f"{paths.models_dir()}. Free some space and try again.")
 
 
 def _sha256(path: Path, state, title: str) -> str:
@@ -393,60 +325,110 @@ def _sha256(path: Path, state, title: str) -> str:
     return digest.hexdigest()
 
 
-def _quarantine(part: Path, name: str) -> Path:
+def _verify(item: DownloadItem, part: Path, digest: str | None, kind: str, state) -> None:
+    """Size, then SHA-256 when known, else the file's own structure. Raises UserError saying what is wrong."""
+    got = part_size(part)
+    if item.size is not None and got != item.size:
+        raise UserError(f"{item.dest} has the wrong size ({got} bytes, expected {item.size}).")
+    if item.sha256:
+        actual = digest or _sha256(part, state, Path(item.dest).name)
+        if actual != item.sha256.lower():
+            raise ChecksumMismatch(f"Checksum mismatch for {item.dest}: expected SHA-256 {item.sha256}, got {actual}.")
+        return
+    state.progress(None, f"Checking {item.dest}")
+    if not validate.check_file(part, kind, name=item.dest) and item.size is None:
+        raise _Unconfirmed(f"Hearth cannot confirm that {item.dest} is complete: the server did not say how large "
+                           "it is, no SHA-256 was given, and this kind of file has no structure Hearth can check.")
+
+
+def _fetch_verified(fetcher: Fetcher, spec: DownloadSpec, item: DownloadItem, part: Path,
+                    located: tuple[str, dict]) -> None:
+    """Fetch one file and check it. A file stitched from several connections that fails its check is fetched once
+    more from byte 0 (the join, not the file, may be at fault); then a failure moves it to quarantine."""
+    where = list(located)
+
+    def locate(again: bool) -> tuple[str, dict]:
+        if again and not item.url:  # the hub's CDN links expire: resolve the file again
+            where[:] = _locate(item)
+        return where[0], where[1]
+
+    for round_ in (1, 2):
+        digest, joined = fetcher.fetch(item, part, locate, spec.kind)
+        try:
+            _verify(item, part, digest, spec.kind, fetcher.state)
+            return
+        except UserError as exc:
+            if round_ == 1 and joined and not isinstance(exc, _Unconfirmed):
+                fetcher.drop(part)
+                fetcher.state.progress(None, f"{item.dest} failed its check after resuming; downloading it again "
+                                             "from the start")
+                continue
+            moved = _quarantine(part, Path(item.dest).name)
+            _write_state(spec, QUARANTINED, message=f"{exc} Moved to {moved}.")
+            cls = ChecksumMismatch if isinstance(exc, ChecksumMismatch) else Quarantined
+            hint = " If you know it is complete, import it from there." if isinstance(exc, _Unconfirmed) else ""
+            raise cls(f"{exc} The file was moved to quarantine at {moved} and was not installed.{hint}") from exc
+
+
+def _quarantine(path: Path, name: str) -> Path:
     dest = quarantine_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    os.replace(part, dest)
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = dest.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{n}-{name}")
+    os.replace(path, dest)
     return dest
 
 
+def _install(spec: DownloadSpec, parts: list[Path], final: Path) -> None:
+    """Rename the verified files into place (same filesystem, atomic per file); a folder model must be complete."""
+    if not spec.folder:
+        os.replace(parts[0], final)
+        return
+    folder = _stage(spec.id) / spec.name
+    os.replace(_stage(spec.id) / "files", folder)
+    for item in spec.items:
+        os.replace(folder / (item.dest + ".part"), folder / item.dest)
+    try:
+        validate.check_folder(folder, spec.kind, files=False)
+    except UserError as exc:
+        moved = _quarantine(folder, spec.name)
+        _write_state(spec, QUARANTINED, message=f"{exc} Moved to {moved}.")
+        raise Quarantined(f"{exc} The files were moved to quarantine at {moved}; nothing was installed.") from exc
+    os.replace(folder, final)
+
+
+def _save_state(spec: DownloadSpec, status: str, message: str = "") -> None:
+    if _stage(spec.id).exists():
+        try:
+            _write_state(spec, status, message=message)
+        except OSError:  # a full disk: the error being reported already says so
+            pass
+
+
 def download(spec: DownloadSpec, state) -> registry.InstalledModel:
-    """The job: fetch (resuming), verify, install, record the source. Cancel → paused (partial data kept)."""
+    """The job: fetch (resuming, retrying), verify, install, record the source. Cancel → paused (partial data
+    kept). Raises UserError (hub.NoNetwork when the connection could not be healed, Quarantined when a file failed
+    its check)."""
     final = registry.kind_dir(spec.kind) / spec.name
     if final.exists():
         raise UserError(f"{spec.name} is already installed ({spec.kind}). Remove it first to download it again.")
-    stage = _stage(spec.id)
+    previous = read_state(spec.id)
+    if previous and not spec.validators:  # the CLI builds a fresh spec: keep what the parts were started from
+        spec.validators.update((previous.get("spec") or {}).get("validators") or {})
     _write_state(spec, RUNNING)
+    fetcher = Fetcher(state, spec.title, spec.validators, lambda: _on_change(spec, fetcher))
     try:
         state.progress(None, f"Looking up {spec.title}")
-        _expand(spec)
-        located = [_locate(item) for item in spec.items]
+        fetcher.retrying(lambda: _expand(spec))
+        located = [fetcher.retrying(lambda item=item: _locate(item)) for item in spec.items]
+        parts = [_stage(spec.id) / "files" / (item.dest + ".part") for item in spec.items]
+        fetcher.meter = Meter(_total(spec), sum(part_size(p) for p in parts))
         _write_state(spec, RUNNING)
-        parts = [stage / "files" / (item.dest + ".part") for item in spec.items]
-        have = sum(p.stat().st_size for p in parts if p.exists())
-        total = sum(i.size for i in spec.items) if all(i.size is not None for i in spec.items) else None
-        if total is not None:
-            need = total - have + DISK_MARGIN
-            free = free_bytes(staging_root())
-            if need > free:
-                raise UserError(f"Not enough disk space for {spec.title}: it needs {format_bytes(total - have)} more "
-                                f"(plus {format_bytes(DISK_MARGIN)} to spare) and {format_bytes(free)} is free on "
-                                f"{paths.models_dir()}. Free some space and try again.")
-        meter = _Meter(total, have)
-        hashes = [_fetch(url, headers, part, item, meter, state, spec.title)
-                  for item, (url, headers), part in zip(spec.items, located, parts)]
-        _write_state(spec, RUNNING, message="verifying")
-        for item, part, digest in zip(spec.items, parts, hashes):
-            got = part.stat().st_size
-            if item.size is not None and got != item.size:
-                where = _quarantine(part, Path(item.dest).name)
-                raise UserError(f"{item.dest} has the wrong size ({got} bytes, expected {item.size}); "
-                                f"moved to quarantine at {where}. It was not installed.")
-            if item.sha256:
-                actual = digest or _sha256(part, state, Path(item.dest).name)
-                if actual != item.sha256.lower():
-                    where = _quarantine(part, Path(item.dest).name)
-                    _write_state(spec, QUARANTINED, message=f"checksum mismatch, moved to {where}")
-                    raise ChecksumMismatch(
-                        f"Checksum mismatch for {item.dest}: expected SHA-256 {item.sha256}, got {actual}. "
-                        f"The file was moved to quarantine at {where} and was not installed.")
-        # install: rename the verified files into place (same filesystem, atomic per file)
-        if spec.folder:
-            folder = stage / "files"
-            for item, part in zip(spec.items, parts):
-                os.replace(part, folder / item.dest)
-            os.replace(folder, final)
-        else:
-            os.replace(parts[0], final)
+        _check_space(spec, fetcher.meter)
+        for item, part, where in zip(spec.items, parts, located):
+            _fetch_verified(fetcher, spec, item, part, where)
+        _install(spec, parts, final)
         registry.record_source(final, {**spec.source, "sha256": spec.items[0].sha256 if not spec.folder else None,
                                        "size": sum(i.size or 0 for i in spec.items)})
         discard(spec.id)
@@ -454,19 +436,23 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
         state.progress(1.0, f"Installed {spec.title}")
         return model
     except (JobCancelled, KeyboardInterrupt):  # Pause in the GUI, Ctrl-C in the CLI, quitting the app
-        if stage.exists():
-            _write_state(spec, PAUSED)
+        _save_state(spec, PAUSED)
         raise
-    except ChecksumMismatch:
+    except Quarantined:
         raise
     except BaseException as exc:
-        if stage.exists():
-            _write_state(spec, FAILED, message=str(exc))
+        _save_state(spec, FAILED, str(exc))
         raise
 
 
-class ChecksumMismatch(UserError):
-    pass
+def _on_change(spec: DownloadSpec, fetcher: Fetcher) -> None:
+    """An item learned its size or validator: update the meter, check the disk once the size is known, save."""
+    total = _total(spec)
+    newly_known = total is not None and fetcher.meter.total is None
+    fetcher.meter.total = total
+    _write_state(spec, RUNNING)
+    if newly_known:
+        _check_space(spec, fetcher.meter)
 
 
 def download_job(inputs, state):

@@ -144,6 +144,12 @@ def quantize(inputs: dict, state):
                             "See the log for llama.cpp's message.")
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise UserError(f"llama.cpp reported success but wrote no output for {src.name}.")
+        from app.core.models import validate
+
+        try:  # never register a truncated or damaged output (a full disk, a crash while writing)
+            validate.check_file(tmp, "chat", name=out.name)
+        except UserError as exc:
+            raise UserError(f"llama.cpp's output is not a whole GGUF, so it was deleted: {exc}") from exc
         os.replace(tmp, out)
     finally:
         if proc.is_alive():

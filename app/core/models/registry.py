@@ -70,6 +70,14 @@ class InstalledModel:
     def is_link(self) -> bool:
         return self.path.is_symlink()
 
+    @property
+    def problem(self) -> str | None:
+        """Why the file or folder is not a whole model (truncated, damaged), or None. Reads headers only, on first
+        use (listing never pays for it unless asked); see app/core/models/validate.py."""
+        from app.core.models import validate
+
+        return validate.problem(self.path, self.kind)
+
 
 def _size(path: Path) -> int:
     if path.is_file():
@@ -232,34 +240,13 @@ def find(ref: str) -> InstalledModel | None:
     return matches[0] if matches else None
 
 
-def check_file(path: Path, fmt: str) -> None:
-    """Refuse a file whose content does not match its extension (a renamed text file, a truncated download)."""
-    if fmt == "gguf":
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-        if magic != b"GGUF":
-            raise UserError(f"{path.name} is not a GGUF file (its header does not start with 'GGUF'). "
-                            "It may be damaged or incomplete; download it again.")
-    elif fmt == "safetensors":
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            n = int.from_bytes(head, "little") if len(head) == 8 else -1
-            ok = 0 < n <= size - 8
-            if ok:
-                try:
-                    ok = isinstance(json.loads(fh.read(min(n, 100_000_000))), dict)
-                except ValueError:
-                    ok = False
-        if not ok:
-            raise UserError(f"{path.name} is not a valid .safetensors file (bad header). "
-                            "It may be damaged or incomplete; download it again.")
-
-
 def import_model(src: Path | str, kind: str | None = None, link: bool = False, state=None) -> InstalledModel:
     """Copy (or symlink, with link=True) a model file or folder into `<models>/<kind>/`; returns it registered.
 
-    Nothing is half-imported: a copy goes to a hidden temporary name first and is renamed at the end."""
+    The model is checked as a download is (app/core/models/validate.py: a GGUF's tensors lie inside the file, a
+    safetensors header matches its length, a SAM checkpoint's shapes are SAM's, a diffusers folder has every
+    component's weights); a file that fails is refused with the reason (UserError) and nothing is copied, linked or
+    registered. Nothing is half-imported: a copy goes to a hidden temporary name first and is renamed at the end."""
     src = Path(src).expanduser()
     if not src.exists():
         raise UserError(f"{src} does not exist.")
@@ -272,14 +259,17 @@ def import_model(src: Path | str, kind: str | None = None, link: bool = False, s
         kind = guessed[0]
     if kind not in KINDS:
         raise UserError(f"Unknown model kind '{kind}'; use one of: {', '.join(KINDS)}.")
-    if src.is_file() and guessed is not None:
-        check_file(src, guessed[1])
     root = paths.models_dir().resolve()
     if root == src or root in src.parents:
         raise UserError(f"{src} is already inside the models folder.")
     dest = kind_dir(kind) / src.name
     if dest.exists() or dest.is_symlink():
         raise UserError(f"A model named {src.name} is already installed as {kind}; remove it first or rename the file.")
+    from app.core.models import validate
+
+    if state is not None:
+        state.progress(None, f"Checking {src.name}")
+    validate.check(src, kind)  # a truncated or damaged model is refused before anything is copied or linked
     if link:
         try:
             os.symlink(src, dest, target_is_directory=src.is_dir())
@@ -295,6 +285,9 @@ def import_model(src: Path | str, kind: str | None = None, link: bool = False, s
         try:
             _copy(src, tmp, total, state)
             os.replace(tmp, dest)
+        except OSError as exc:  # the disk filled up, the source went away: nothing is left half-copied
+            raise UserError(f"Could not copy {src.name} into {dest.parent} ({exc.strerror or exc}); "
+                            "nothing was imported.") from exc
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()

@@ -1,6 +1,9 @@
-"""Download rows: progress with bytes/s and ETA, pause/resume, cancel. Paused downloads survive restarts."""
+"""Download rows: progress with bytes/s and ETA (and, amber, "connection lost, retrying in 4 s (2/5)" while a blip
+heals by itself), pause/resume, cancel. Paused downloads survive restarts."""
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -9,6 +12,8 @@ from app.core.jobs import Job
 from app.core.models import downloads
 from app.core.models import jobs as models_jobs
 from app.core.units import format_bytes
+
+RETRYING = ", retrying in "  # the progress text while a dropped or stalled connection is retried
 
 
 class DownloadRow(QFrame):
@@ -85,7 +90,10 @@ class DownloadRow(QFrame):
         else:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(fraction * 1000))
-        self.info.setText(text)
+        if RETRYING in text:  # a blip: the download heals by itself, nothing to press
+            self.info.setText(f"<span style='color:#9a6700'>{html.escape(text)}</span>")
+        else:
+            self.info.setText(text)
 
     def _on_done(self, model) -> None:
         self.bar.setRange(0, 1000)

@@ -7,8 +7,7 @@ from app.core.errors import UserError
 from app.core.models import registry
 
 
-def gguf_bytes(n=1000):
-    return b"GGUF" + bytes(range(256)) * (n // 256)
+from tests.core.models.files import gguf_bytes, safetensors_bytes
 
 
 def test_import_copy_list_remove(tmp_path):
@@ -38,12 +37,13 @@ def test_import_folder_and_explicit_kind(tmp_path):
     folder = tmp_path / "my-embedder"
     folder.mkdir()
     (folder / "modules.json").write_text("[]")
-    (folder / "model.safetensors").write_bytes(b"x" * 100)
+    (folder / "model.safetensors").write_bytes(safetensors_bytes())
     model = registry.import_model(folder)
     assert model.id == "embedding/my-embedder" and model.format == "sentence-transformers"
     sam = tmp_path / "sam_vit_b.pth"
-    sam.write_bytes(b"\x80\x02" + b"0" * 50)
-    assert registry.import_model(sam).kind == "sam"
+    sam.write_bytes(b"\x80\x02" + b"0" * 50)  # not a checkpoint at all: refused (tests/core/models/test_validate.py)
+    with pytest.raises(UserError, match="Refused to open sam_vit_b.pth|not a readable PyTorch checkpoint"):
+        registry.import_model(sam)
 
 
 def test_bad_imports_are_refused_clearly_and_nothing_is_left(tmp_path):
