@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from app.core.errors import UserError
@@ -17,7 +18,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=None, metavar="N")
     p.add_argument("--guidance", type=float, default=None, metavar="G", help="CFG scale")
     p.add_argument("--seed", type=int, default=-1, metavar="S", help="-1 (default): random; the seed used is printed")
-    p.add_argument("--size", default=None, metavar="WxH", help="for example 512x512 (default: the model's)")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="for example 512x512 (default: the model's; with --init or --control-image: that image's "
+                        "aspect ratio at the model's native area, as --size auto)")
     p.add_argument("--scheduler", default=None, metavar="NAME", help="Euler, 'Euler a', 'DPM++ 2M Karras', DDIM, LCM…")
     p.add_argument("--init", default="", metavar="IMAGE", help="starting image (img2img; inpaint with --mask)")
     p.add_argument("--strength", type=float, default=0.75, metavar="X", help="how much to change the starting image")
@@ -57,7 +60,12 @@ def build_params(args: argparse.Namespace):
     if model.exists() and (model.is_dir() or model.suffix.lower() == ".safetensors"):
         family = families.detect_family(model)
     defaults = defaults_for(family, model.name)
-    width, height = parse_size(args.size) if args.size else (defaults.width, defaults.height)
+    if args.size:
+        width, height = parse_size(args.size)
+    elif args.init or args.control:
+        width, height = 0, 0  # auto: keep the starting / control image's aspect ratio (the note says what was done)
+    else:
+        width, height = defaults.width, defaults.height
     return GenerationParams(
         prompt=args.prompt, negative_prompt=args.negative, model=str(model), seed=args.seed,
         steps=args.steps if args.steps is not None else defaults.steps,
@@ -72,8 +80,15 @@ def run(args: argparse.Namespace) -> int:
     from app.cli.common import run_guarded
     from app.core.jobs import ConsoleState
 
-    state = ConsoleState()
+    state = ConsoleState(on_partial=lambda value: _note(value, state))
     return run_guarded(lambda: _run(args, state), state)
+
+
+def _note(value, state) -> None:
+    """What the engine decided for the user (size kept from the starting image, long prompt chunked): stderr."""
+    if isinstance(value, dict) and value.get("kind") == "note":
+        state.finish()
+        print(f"note: {value['text']}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, state) -> int:

@@ -9,6 +9,7 @@ Partial results (state.partial) are dicts: {"kind": "preview", "image": HxWx3 ui
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class GeneratedImage:
     params: GenerationParams
     seconds: float = 0.0
     step_seconds: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # what Hearth decided for the user (size kept, prompt chunked…)
 
 
 def make_scheduler(name: str, config):
@@ -61,7 +63,9 @@ def validate(params: GenerationParams) -> None:
         raise UserError(f"Steps must be between 1 and 200 (got {params.steps}).")
     if not 0 <= params.guidance <= 30:
         raise UserError(f"Guidance must be between 0 and 30 (got {params.guidance:g}).")
-    if params.width % 8 or params.height % 8 or params.width < 64 or params.height < 64:
+    if (params.width, params.height) == (0, 0):
+        pass  # auto: the starting / control image's aspect ratio (images/inputs.py)
+    elif params.width % 8 or params.height % 8 or params.width < 64 or params.height < 64:
         raise UserError(f"Size {params.width}x{params.height} must be multiples of 8, at least 64.")
     if params.width * params.height > 2048 * 2048:
         raise UserError(f"Size {params.width}x{params.height} is larger than Hearth allows (2048x2048).")
@@ -133,23 +137,22 @@ class ImageEngine:
         state.check()
         model = self.load(params, state)
         state.check()
-        from app.core.images import preprocess
+        from app.core.images import inputs, preprocess
 
-        init = mask = control = None
-        if params.mode in ("img2img", "inpaint"):
-            init = preprocess.open_image(params.init_image).resize((params.width, params.height))
-        if params.mode == "inpaint":
-            mask = preprocess.open_image(params.mask_image, "L").resize((params.width, params.height))
+        fitted = inputs.prepare(params, model.family, model.base)  # opens and fits the pictures; resolves size "auto"
+        params = dataclasses.replace(params, width=fitted.width, height=fitted.height)  # the size recorded
+        init, mask, control = fitted.init, fitted.mask, None
         controlnet = None
         if params.control:
-            control = preprocess.control_image(params.control, params.control_image, params.width, params.height,
-                                               params.canny_low, params.canny_high)
+            control = preprocess.preprocess(params.control, fitted.control, params.canny_low, params.canny_high)
             controlnet = self.cache.controlnet(params.controlnet, model.family, model.plan, self.allow_pickle)
         self.cache.apply_loras(params.loras, self.allow_pickle)
         pipe = self.cache.pipeline(params.mode, controlnet, params.controlnet)
         pipe.scheduler = make_scheduler(params.scheduler, pipe.scheduler.config)
-
         first_seed = params.resolved_seed()
+        notes = list(fitted.notes)
+        for note in notes:
+            state.partial({"kind": "note", "text": note})
         results: list[GeneratedImage] = []
         for index in range(params.batch_count):
             state.check()
@@ -204,7 +207,7 @@ class ImageEngine:
                 save_png(image, out, recorded, seed)
             except OSError as exc:
                 raise UserError(f"Could not save the image to {out}: {exc.strerror or exc}.") from None
-            result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times)
+            result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times, notes)
             results.append(result)
             state.partial({"kind": "image", "result": result})
         state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("txt2img", "img2img", "inpaint")
+AUTO_SIZE = "Match image"  # size 0x0: keep the starting (or control) image's aspect ratio (images/inputs.py)
 CONTROL_KINDS = ("canny", "depth", "scribble")
 
 # Display name (A1111 spelling, which PNG `parameters` use) → (diffusers class, extra config).
@@ -41,7 +42,7 @@ class GenerationParams:
     steps: int = 25
     guidance: float = 7.0
     scheduler: str = "Euler a"
-    width: int = 512
+    width: int = 512  # 0 x 0: "auto", the starting / control image's aspect ratio at the model's native area
     height: int = 512
     mode: str = "txt2img"  # txt2img | img2img | inpaint
     init_image: str = ""  # path (img2img / inpaint)
@@ -106,8 +107,11 @@ def defaults_for(family: str, name: str = "") -> ModelDefaults:
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    """"WxH" → (W, H); "auto" or "Match image" → (0, 0), the starting image's aspect ratio. UserError otherwise."""
     from app.core.errors import UserError
 
+    if text.strip().lower() in ("auto", "match", AUTO_SIZE.lower()):
+        return 0, 0
     try:
         w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
     except ValueError:

@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.imageio import DIALOG_FILTER
 from app.core.jobs import Job
 from app.ui.images.canvas import qimage_from_array
 from app.ui.images.controls import ModelPicker
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+IMAGE_FILTER = DIALOG_FILTER
 
 
 def preprocess_job(inputs: dict, state):

@@ -51,6 +51,7 @@ class ImagesTab(QWidget):
         self.handles: list = []
         self.init_path = ""
         self.segment_mask: tuple[str, str] | None = None
+        self.notes: list[str] = []
         self.setAcceptDrops(True)
 
         outer = QVBoxLayout(self)
@@ -199,27 +200,41 @@ class ImagesTab(QWidget):
         if path:
             self.set_init_image(path)
 
-    def set_init_image(self, path: str) -> None:
-        image = QImage(path)
-        if image.isNull():
-            self.ctx.show_message(f"{Path(path).name} is not an image Hearth can read.")
-            return
+    def _open(self, path: str) -> QImage | None:
+        """An image file as the engine will see it (Hearth's loader: EXIF rotation, 16-bit and float scaled,
+        size limit), or None after telling the user why not."""
+        import numpy as np
+
+        from app.core import imageio
+
+        try:
+            return qimage_from_array(np.asarray(imageio.open_image(path, "RGB")))
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "warning")
+            return None
+
+    def set_init_image(self, path: str) -> bool:
+        image = self._open(path)
+        if image is None:
+            return False
         self.init_path = path
         self.canvas.set_image(image, keep_mask=False)
         self.canvas.painting = self.settings_panel.current_mode() == "inpaint"
-        self.status.setText(f"Starting image: {Path(path).name}")
+        self.status.setText(f"Starting image: {Path(path).name} ({image.width()}×{image.height()})")
+        return True
 
     def on_mask_from_segment(self, mask_path: str, image_path: str) -> None:
         """A mask made in Segment: inpaint that region of that image."""
         mask = QImage(mask_path)
-        if mask.isNull() or QImage(image_path).isNull():
+        if mask.isNull():
             self.ctx.show_message("The mask from Segment could not be read.")
             return
         self.segment_mask = (mask_path, image_path)
         self.use_segment.setEnabled(True)
         index = self.settings_panel.mode.findData("inpaint")
         self.settings_panel.mode.setCurrentIndex(index)
-        self.set_init_image(image_path)
+        if not self.set_init_image(image_path):
+            return
         self.canvas.set_mask(mask)
         self.status.setText("Mask from Segment: white areas will be repainted")
 
@@ -276,6 +291,7 @@ class ImagesTab(QWidget):
             self.status.setText("Cancelling at the next step…")
 
     def _on_started(self, handle) -> None:
+        self.notes = []  # this job's notes, shown together
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
 
@@ -292,10 +308,16 @@ class ImagesTab(QWidget):
         if value.get("kind") == "preview":
             self.canvas.painting = False
             self.canvas.set_image(qimage_from_array(value["image"]))
+        elif value.get("kind") == "note":  # what the engine decided: size kept from the image, long prompt…
+            self.notes.append(value["text"])
+            self.status.setText(value["text"])
+            self.ctx.show_message(" ".join(self.notes), "info")
         elif value.get("kind") == "image":
             result = value["result"]
             self.gallery.add(result.path, result.params, result.seed)
             self.settings_panel.last_seed = result.seed
+            self.status.setText(f"Saved {result.path.name} ({result.params.width}×{result.params.height}, "
+                                f"seed {result.seed})")
 
     def _on_done(self, item, results) -> None:
         item.setText(f"done — {len(results)} image(s)")
@@ -318,8 +340,8 @@ class ImagesTab(QWidget):
             self.queue.takeItem(0)
 
     def _show_file(self, path: str) -> None:
-        image = QImage(path)
-        if not image.isNull():
+        image = self._open(path)
+        if image is not None:
             self.canvas.set_image(image, keep_mask=path == self.init_path)
             self.canvas.painting = path == self.init_path and self.settings_panel.current_mode() == "inpaint"
 
