@@ -17,7 +17,8 @@ def register(sub) -> None:
     p.add_argument("--negative", default="", metavar="TEXT", help="what to avoid")
     p.add_argument("--steps", type=int, default=None, metavar="N")
     p.add_argument("--guidance", type=float, default=None, metavar="G", help="CFG scale")
-    p.add_argument("--seed", type=int, default=-1, metavar="S", help="-1 (default): random; the seed used is printed")
+    p.add_argument("--seed", type=int, default=-1, metavar="S",
+                   help="0 to 2^64-1; -1 (default): random; the seed used is printed and stored in the PNG")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="for example 512x512 (default: the model's; with --init or --control-image: that image's "
                         "aspect ratio at the model's native area, as --size auto)")

@@ -20,7 +20,7 @@ from app.core.errors import JobCancelled, UserError
 from app.core.images import policy
 from app.core.images.loader import PipelineCache
 from app.core.images.metadata import save_png
-from app.core.images.params import CONTROL_KINDS, MODES, SCHEDULERS, GenerationParams
+from app.core.images.params import CONTROL_KINDS, MODES, SCHEDULERS, MAX_SEED, GenerationParams, check_seed, seed_note
 from app.core.images.previews import Previewer
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def validate(params: GenerationParams) -> None:
         raise UserError(f"Steps must be between 1 and 200 (got {params.steps}).")
     if not 0 <= params.guidance <= 30:
         raise UserError(f"Guidance must be between 0 and 30 (got {params.guidance:g}).")
+    check_seed(params.seed)
     if (params.width, params.height) == (0, 0):
         pass  # auto: the starting / control image's aspect ratio (images/inputs.py)
     elif params.width % 8 or params.height % 8 or params.width < 64 or params.height < 64:
@@ -150,13 +151,13 @@ class ImageEngine:
         pipe = self.cache.pipeline(params.mode, controlnet, params.controlnet)
         pipe.scheduler = make_scheduler(params.scheduler, pipe.scheduler.config)
         first_seed = params.resolved_seed()
-        notes = list(fitted.notes)
+        notes = [n for n in (*fitted.notes, seed_note(first_seed)) if n]
         for note in notes:
             state.partial({"kind": "note", "text": note})
         results: list[GeneratedImage] = []
         for index in range(params.batch_count):
             state.check()
-            seed = (first_seed + index) % (2**32)
+            seed = (first_seed + index) % (MAX_SEED + 1)
             started = time.perf_counter()
             step_times: list[float] = []
             last = [started]

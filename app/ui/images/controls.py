@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.images.params import AUTO_SIZE, SCHEDULERS, SIZE_PRESETS, GenerationParams, defaults_for
+from app.ui.images.seed_edit import SeedEdit
 
 MODES = [("Text to image", "txt2img"), ("Image to image", "img2img"), ("Inpaint", "inpaint")]
 
@@ -122,10 +123,7 @@ class SettingsPanel(QWidget):
         layout.addWidget(self.negative)
 
         form = QFormLayout()
-        self.seed = QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("random")
-        self.seed.setValue(-1)
+        self.seed = SeedEdit()
         self.dice = QToolButton()
         self.dice.setText("Random")
         self.dice.setToolTip("Random seed each time")
@@ -251,7 +249,7 @@ class SettingsPanel(QWidget):
             self.model.select(params.model)  # sets model defaults first; the saved values override them below
         self.prompt.setPlainText(params.prompt)
         self.negative.setPlainText(params.negative_prompt)
-        self.seed.setValue(params.seed if params.seed < 2**31 else -1)
+        self.seed.setValue(params.seed)
         self.steps.setValue(params.steps)
         self.guidance.setValue(params.guidance)
         if params.scheduler in SCHEDULERS:
