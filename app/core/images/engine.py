@@ -138,7 +138,7 @@ class ImageEngine:
         state.check()
         model = self.load(params, state)
         state.check()
-        from app.core.images import inputs, preprocess
+        from app.core.images import inputs, preprocess, prompts
 
         fitted = inputs.prepare(params, model.family, model.base)  # opens and fits the pictures; resolves size "auto"
         params = dataclasses.replace(params, width=fitted.width, height=fitted.height)  # the size recorded
@@ -150,8 +150,9 @@ class ImageEngine:
         self.cache.apply_loras(params.loras, self.allow_pickle)
         pipe = self.cache.pipeline(params.mode, controlnet, params.controlnet)
         pipe.scheduler = make_scheduler(params.scheduler, pipe.scheduler.config)
+        text = prompts.prompt_inputs(pipe, params.prompt, params.negative_prompt)  # long prompts: 75-token chunks
         first_seed = params.resolved_seed()
-        notes = [n for n in (*fitted.notes, seed_note(first_seed)) if n]
+        notes = [n for n in (*fitted.notes, text.note, seed_note(first_seed)) if n]
         for note in notes:
             state.partial({"kind": "note", "text": note})
         results: list[GeneratedImage] = []
@@ -179,8 +180,7 @@ class ImageEngine:
                 return kwargs
 
             call = dict(
-                prompt=params.prompt,
-                negative_prompt=params.negative_prompt or None,
+                **text.kwargs,
                 num_inference_steps=params.steps,
                 guidance_scale=params.guidance,
                 generator=torch.Generator("cpu").manual_seed(seed),
