@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from app.cli.common import guarded
@@ -17,8 +18,11 @@ def register(sub) -> None:
     p.add_argument("--negative", default="", metavar="TEXT", help="what to avoid")
     p.add_argument("--steps", type=int, default=None, metavar="N")
     p.add_argument("--guidance", type=float, default=None, metavar="G", help="CFG scale")
-    p.add_argument("--seed", type=int, default=-1, metavar="S", help="-1 (default): random; the seed used is printed")
-    p.add_argument("--size", default=None, metavar="WxH", help="for example 512x512 (default: the model's)")
+    p.add_argument("--seed", type=int, default=-1, metavar="S",
+                   help="0 to 2^64-1; -1 (default): random; the seed used is printed and stored in the PNG")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="for example 512x512 (default: the model's; with --init or --control-image: that image's "
+                        "aspect ratio at the model's native area, as --size auto)")
     p.add_argument("--scheduler", default=None, metavar="NAME", help="Euler, 'Euler a', 'DPM++ 2M Karras', DDIM, LCM…")
     p.add_argument("--init", default="", metavar="IMAGE", help="starting image (img2img; inpaint with --mask)")
     p.add_argument("--strength", type=float, default=0.75, metavar="X", help="how much to change the starting image")
@@ -58,7 +62,12 @@ def build_params(args: argparse.Namespace):
     if model.exists() and (model.is_dir() or model.suffix.lower() == ".safetensors"):
         family = families.detect_family(model)
     defaults = defaults_for(family, model.name)
-    width, height = parse_size(args.size) if args.size else (defaults.width, defaults.height)
+    if args.size:
+        width, height = parse_size(args.size)
+    elif args.init or args.control:
+        width, height = 0, 0  # auto: keep the starting / control image's aspect ratio (the note says what was done)
+    else:
+        width, height = defaults.width, defaults.height
     return GenerationParams(
         prompt=args.prompt, negative_prompt=args.negative, model=str(model), seed=args.seed,
         steps=args.steps if args.steps is not None else defaults.steps,
@@ -71,21 +80,26 @@ def build_params(args: argparse.Namespace):
 
 @guarded(console=True)
 def run(args: argparse.Namespace, state) -> int:
-    from app.core.jobs import Job, run_sync
+    from app.core.jobs import Job, JobState, run_sync
     from app.core.settings import Settings
 
     params = build_params(args)
     settings = Settings.load().images
     if args.allow_pickle:
         settings.allow_pickle = True
-    from app.core.images.jobs import RESOURCE, ImageEngine, ImageRequest
+    from app.core.images.jobs import RESOURCE, ImageEngine, ImageRequest, Note
+
+    def on_partial(partial) -> None:
+        if isinstance(partial, Note):  # what Hearth decided for the user (size kept, long prompt chunked): stderr
+            state.finish()
+            print(f"note: {partial.text}", file=sys.stderr)
 
     engine = ImageEngine(settings)
     out = Path(args.out).expanduser()
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must be a .png file (got {out.name}); Hearth stores parameters in PNG.")
-    results = run_sync(Job(engine.generate, ImageRequest(params, out=str(out), previews=False),
-                           name="image", resource=RESOURCE), state)
+    job = Job(engine.generate, ImageRequest(params, out=str(out), previews=False), name="image", resource=RESOURCE)
+    results = run_sync(job, JobState(on_progress=state.progress, on_partial=on_partial))
     state.finish()
     for result in results:
         print(f"{result.path}\tseed={result.seed}")

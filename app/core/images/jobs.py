@@ -3,11 +3,13 @@
     engine = ImageEngine(settings.images)
     ctx.jobs.submit(Job(engine.generate, ImageRequest(params), name="Generate image", resource=RESOURCE))
 
-Partial results (state.partial): a Preview at each denoising step, and the GeneratedImage when an image is saved.
+Partial results (state.partial): a Note for each thing decided for the user (size, long prompt, seed) before the
+first step, a Preview at each denoising step, and the GeneratedImage when an image is saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from app.core.errors import JobCancelled, UserError
 from app.core.images import policy
 from app.core.images.loader import PipelineCache
 from app.core.images.metadata import save_png
-from app.core.images.params import CONTROL_KINDS, MODES, SCHEDULERS, GenerationParams
+from app.core.images.params import CONTROL_KINDS, MODES, SCHEDULERS, MAX_SEED, GenerationParams, check_seed, seed_note
 from app.core.images.previews import Previewer
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,15 @@ class Preview:
     index: int
 
 
+@dataclass(frozen=True)
+class Note:
+    """Partial: one sentence on what Hearth decided for the user before generating (the size kept from the starting
+    image, a long prompt encoded in chunks, the random seed picked). Sent before the first step; also kept in
+    GeneratedImage.notes."""
+
+    text: str
+
+
 @dataclass
 class GeneratedImage:
     """A saved image (also sent as a partial when it is saved): its PNG, the seed and parameters it was made with,
@@ -55,6 +66,7 @@ class GeneratedImage:
     params: GenerationParams
     seconds: float = 0.0
     step_seconds: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # what Hearth decided for the user (size kept, prompt chunked…)
 
 
 def make_scheduler(name: str, config):
@@ -77,7 +89,10 @@ def validate(params: GenerationParams) -> None:
         raise UserError(f"Steps must be between 1 and 200 (got {params.steps}).")
     if not 0 <= params.guidance <= 30:
         raise UserError(f"Guidance must be between 0 and 30 (got {params.guidance:g}).")
-    if params.width % 8 or params.height % 8 or params.width < 64 or params.height < 64:
+    check_seed(params.seed)
+    if (params.width, params.height) == (0, 0):
+        pass  # auto: the starting / control image's aspect ratio (images/inputs.py)
+    elif params.width % 8 or params.height % 8 or params.width < 64 or params.height < 64:
         raise UserError(f"Size {params.width}x{params.height} must be multiples of 8, at least 64.")
     if params.width * params.height > 2048 * 2048:
         raise UserError(f"Size {params.width}x{params.height} is larger than Hearth allows (2048x2048).")
@@ -157,27 +172,27 @@ class ImageEngine:
         state.check()
         model = self.load(params, state)
         state.check()
-        from app.core.images import preprocess
+        from app.core.images import inputs, preprocess, prompts
 
-        init = mask = control = None
-        if params.mode in ("img2img", "inpaint"):
-            init = preprocess.open_image(params.init_image).resize((params.width, params.height))
-        if params.mode == "inpaint":
-            mask = preprocess.open_image(params.mask_image, "L").resize((params.width, params.height))
+        fitted = inputs.prepare(params, model.family, model.base)  # opens and fits the pictures; resolves size "auto"
+        params = dataclasses.replace(params, width=fitted.width, height=fitted.height)  # the size recorded
+        init, mask, control = fitted.init, fitted.mask, None
         controlnet = None
         if params.control:
-            control = preprocess.control_image(params.control, params.control_image, params.width, params.height,
-                                               params.canny_low, params.canny_high)
+            control = preprocess.preprocess(params.control, fitted.control, params.canny_low, params.canny_high)
             controlnet = self.cache.controlnet(params.controlnet, model.family, model.plan, self.allow_pickle)
         self.cache.apply_loras(params.loras, self.allow_pickle)
         pipe = self.cache.pipeline(params.mode, controlnet, params.controlnet)
         pipe.scheduler = make_scheduler(params.scheduler, pipe.scheduler.config)
-
+        text = prompts.prompt_inputs(pipe, params.prompt, params.negative_prompt)  # long prompts: 75-token chunks
         first_seed = params.resolved_seed()
+        notes = [n for n in (*fitted.notes, text.note, seed_note(first_seed)) if n]
+        for note in notes:
+            state.partial(Note(note))
         results: list[GeneratedImage] = []
         for index in range(params.batch_count):
             state.check()
-            seed = (first_seed + index) % (2**32)
+            seed = (first_seed + index) % (MAX_SEED + 1)
             started = time.perf_counter()
             step_times: list[float] = []
             last = [started]
@@ -198,8 +213,7 @@ class ImageEngine:
                 return kwargs
 
             call = dict(
-                prompt=params.prompt,
-                negative_prompt=params.negative_prompt or None,
+                **text.kwargs,
                 num_inference_steps=params.steps,
                 guidance_scale=params.guidance,
                 generator=torch.Generator("cpu").manual_seed(seed),
@@ -227,7 +241,7 @@ class ImageEngine:
                 save_png(image, out, recorded, seed)
             except OSError as exc:
                 raise UserError(f"Could not save the image to {out}: {exc.strerror or exc}.") from None
-            result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times)
+            result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times, notes)
             results.append(result)
             state.partial(result)
         state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")

@@ -120,14 +120,11 @@ def read_png(path: Path) -> tuple[GenerationParams, str]:
 
     Returns (params, source) where source is "hearth" or "a1111". UserError when the file has neither.
     """
-    from PIL import Image, UnidentifiedImageError
+    from app.core import imageio
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-            text = dict(getattr(img, "text", {}) or img.info)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UserError(f"{Path(path).name} is not an image Hearth can read ({exc}).") from None
+    with imageio.opened(path) as img:  # one-sentence errors; images over the pixel limit refused from the header
+        img.load()  # text chunks after the pixel data are read with them
+        text = dict(getattr(img, "text", {}) or img.info)
     if isinstance(text.get("hearth"), str):
         try:
             data = json.loads(text["hearth"])

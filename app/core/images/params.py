@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("txt2img", "img2img", "inpaint")
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 0..2^64-1
+RANDOM_SEED = -1  # A1111's convention: -1 asks for a random seed, and the seed drawn is recorded and shown
+AUTO_SIZE = "Match image"  # size 0x0: keep the starting (or control) image's aspect ratio (images/inputs.py)
 CONTROL_KINDS = ("canny", "depth", "scribble")
 
 # Display name (A1111 spelling, which PNG `parameters` use) → (diffusers class, extra config).
@@ -37,11 +40,11 @@ class GenerationParams:
     prompt: str = ""
     negative_prompt: str = ""
     model: str = ""  # path to a diffusers folder or a single-file checkpoint
-    seed: int = -1  # -1: pick a random one (the chosen seed is recorded)
+    seed: int = RANDOM_SEED  # 0..MAX_SEED, or -1: pick a random one (the chosen seed is recorded)
     steps: int = 25
     guidance: float = 7.0
     scheduler: str = "Euler a"
-    width: int = 512
+    width: int = 512  # 0 x 0: "auto", the starting / control image's aspect ratio at the model's native area
     height: int = 512
     mode: str = "txt2img"  # txt2img | img2img | inpaint
     init_image: str = ""  # path (img2img / inpaint)
@@ -58,7 +61,9 @@ class GenerationParams:
     config: str = ""  # diffusers config folder for a single-file checkpoint (default: the family's shipped one)
 
     def resolved_seed(self) -> int:
-        return self.seed if self.seed >= 0 else random.randrange(0, 2**31 - 1)  # fits every seed box (A1111 too)
+        """The seed to use: this one, or for -1 a random one below 2^32 - 1 (A1111 draws the same range)."""
+        check_seed(self.seed)
+        return self.seed if self.seed >= 0 else random.randrange(0, 2**32 - 1)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -105,9 +110,33 @@ def defaults_for(family: str, name: str = "") -> ModelDefaults:
     return ModelDefaults(25, 7.0, "Euler a", w, h)
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def check_seed(seed) -> None:
+    """UserError unless `seed` is -1 (random) or a whole number from 0 to 2^64 - 1."""
     from app.core.errors import UserError
 
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"Seed {seed!r} is not a whole number: use 0 to {MAX_SEED}, or -1 for a random seed.")
+    if seed < RANDOM_SEED:
+        raise UserError(f"Seed {seed} is negative: use 0 to {MAX_SEED}, or -1 for a random seed.")
+    if seed > MAX_SEED:
+        raise UserError(f"Seed {seed} is too large: seeds go from 0 to {MAX_SEED} (2^64 - 1); -1 picks a random one.")
+
+
+def seed_note(seed: int) -> str:
+    """What a user should know about a seed above 2^32 - 1: torch's CPU generator (Hearth's, so that a seed makes
+    the same image on every device, as in diffusers' examples) seeds its Mersenne Twister with the low 32 bits."""
+    if seed < 2**32:
+        return ""
+    return (f"Seed {seed} draws the same noise as seed {seed % 2**32}: torch's CPU random generator, which Hearth "
+            "uses so that a seed gives the same image on every device, reads only a seed's low 32 bits.")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """"WxH" → (W, H); "auto" or "Match image" → (0, 0), the starting image's aspect ratio. UserError otherwise."""
+    from app.core.errors import UserError
+
+    if text.strip().lower() in ("auto", "match", AUTO_SIZE.lower()):
+        return 0, 0
     try:
         w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
     except ValueError:

@@ -8,18 +8,6 @@ from pathlib import Path
 from app.core.errors import UserError
 
 
-def open_image(path: str | Path, mode: str = "RGB"):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            return img.convert(mode)
-    except FileNotFoundError:
-        raise UserError(f"Image not found: {path}.") from None
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UserError(f"{Path(path).name} is not an image Hearth can read ({exc}).") from None
-
-
 def canny(image, low: int = 100, high: int = 200):
     import cv2
     import numpy as np
@@ -79,7 +67,16 @@ def depth(image, model_path: Path | None = None):
 
 
 def control_image(kind: str, path: str, width: int, height: int, low: int = 100, high: int = 200):
-    image = open_image(path).resize((width, height))
+    """The control image at `path`, opened with Hearth's loader, fitted to width x height (centre crop when the
+    aspect ratio differs), then preprocessed for `kind`."""
+    from app.core import imageio
+    from app.core.images.inputs import fit
+
+    return preprocess(kind, fit(imageio.open_image(path), width, height), low, high)
+
+
+def preprocess(kind: str, image, low: int = 100, high: int = 200):
+    """What a ControlNet of `kind` sees, from an RGB image already at the generation size."""
     if kind == "canny":
         return canny(image, low, high)
     if kind == "scribble":

@@ -1,4 +1,5 @@
-"""Opening photos for segmentation: decode to RGB, hash the pixels, list a folder, make display copies."""
+"""Opening photos for segmentation: decode to RGB (app.core.imageio), hash the pixels, list a folder, make
+display copies."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core import imageio
 from app.core.errors import UserError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-MAX_PIXELS = 200_000_000  # refuse absurd sizes instead of exhausting memory
+from app.core.imageio import IMAGE_SUFFIXES
 
 
 @dataclass
@@ -38,45 +38,24 @@ def pixel_hash(rgb: np.ndarray) -> str:
 
 
 def from_array(rgb: np.ndarray, path: Path | None = None) -> LoadedImage:
+    """A decoded or pasted image (H x W, H x W x 3 or H x W x 4; any numeric dtype, scaled to 8 bits by
+    imageio.to_uint8, alpha dropped) as a LoadedImage. UserError for other shapes or above the pixel limit."""
     arr = np.asarray(rgb)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise UserError(f"Unsupported image shape {arr.shape}: expected height x width x 3 (RGB).")
+    imageio.check_pixels(arr.shape[1], arr.shape[0], path.name if path else "The pasted image")
     if arr.shape[2] == 4:
         arr = arr[:, :, :3]
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(imageio.to_uint8(arr))
     return LoadedImage(arr, pixel_hash(arr), path)
 
 
 def load_image(path: str | Path) -> LoadedImage:
-    """Decode a photo (EXIF rotation applied) to RGB. UserError for missing, non-image or corrupt files."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"Image not found: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder, not an image.")
-    try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise UserError(f"{path.name} is {im.width}x{im.height}: too large to segment (limit 200 megapixels).")
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "P"):
-                im = im.convert("RGBA")
-                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im)
-            rgb = np.asarray(im.convert("RGB"))
-    except UnidentifiedImageError as exc:
-        raise UserError(f"{path.name} is not an image Hearth can read (JPEG, PNG, WebP, BMP, TIFF).") from exc
-    except UserError:
-        raise
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path.name} could not be decoded: the file looks damaged or truncated ({exc}).") from exc
-    return from_array(rgb, path)
+    """Decode a photo with Hearth's one image loader (app.core.imageio: EXIF rotation, 16-bit and float scaled to
+    8 bits, transparency on white) to RGB. UserError for missing, non-image, corrupt or too large files."""
+    return from_array(np.asarray(imageio.open_image(path, "RGB")), Path(path))
 
 
 def folder_images(folder: str | Path) -> list[Path]:

@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.imageio import DIALOG_FILTER
 from app.core.jobs import Job
 from app.ui.model_picker import ModelPicker
 from app.ui.qimage import rgb_to_qimage
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+IMAGE_FILTER = DIALOG_FILTER
 
 
 def preprocess_job(inputs: dict, state):

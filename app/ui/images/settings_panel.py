@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.images.params import SCHEDULERS, SIZE_PRESETS, GenerationParams, defaults_for
+from app.core.images.params import AUTO_SIZE, SCHEDULERS, SIZE_PRESETS, GenerationParams, defaults_for
+from app.ui.images.seed_edit import SeedEdit
 from app.ui.model_picker import ModelPicker
 
 MODES = [("Text to image", "txt2img"), ("Image to image", "img2img"), ("Inpaint", "inpaint")]
@@ -59,10 +60,7 @@ class SettingsPanel(QWidget):
         layout.addWidget(self.negative)
 
         form = QFormLayout()
-        self.seed = QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("random")
-        self.seed.setValue(-1)
+        self.seed = SeedEdit()
         self.dice = QToolButton()
         self.dice.setText("Random")
         self.dice.setToolTip("Random seed each time")
@@ -91,6 +89,8 @@ class SettingsPanel(QWidget):
         form.addRow("Scheduler", self.scheduler)
         self.size = QComboBox()
         self.size.setEditable(True)
+        self.size.setToolTip(f"Width x height in pixels (multiples of 8). \"{AUTO_SIZE}\": the starting (or control) "
+                             "image's aspect ratio at the model's native size")
         form.addRow("Size", self.size)
         self.strength = QDoubleSpinBox()
         self.strength.setRange(0.01, 1.0)
@@ -119,6 +119,7 @@ class SettingsPanel(QWidget):
         layout.addStretch(1)
 
         self.family = "sd1"
+        self.default_size = "512x512"
         self.mode.currentIndexChanged.connect(self._on_mode)
         self.model.sig_changed.connect(self._on_model)
         self._on_model(self.model.path())
@@ -130,6 +131,10 @@ class SettingsPanel(QWidget):
 
     def _on_mode(self, *_args) -> None:
         img = self.current_mode() != "txt2img"
+        if img and self._size_untouched():
+            self.size.setCurrentText(AUTO_SIZE)  # a starting image keeps its aspect ratio unless a size is chosen
+        elif not img and self.size.currentText() == AUTO_SIZE:
+            self.size.setCurrentText(self.default_size)
         self.strength.setEnabled(img)
         self.strength_label.setEnabled(img)
         self.sig_mode_changed.emit(self.current_mode())
@@ -154,10 +159,14 @@ class SettingsPanel(QWidget):
         presets = SIZE_PRESETS.get(self.family, SIZE_PRESETS["sd1"])
         if (d.width, d.height) not in presets:
             presets = [(d.width, d.height)] + presets
-        self.size.addItems([f"{w}x{h}" for w, h in presets])
-        self.size.setCurrentText(f"{d.width}x{d.height}")
+        self.size.addItems([f"{w}x{h}" for w, h in presets] + [AUTO_SIZE])
+        self.default_size = f"{d.width}x{d.height}"
+        self.size.setCurrentText(AUTO_SIZE if self.current_mode() != "txt2img" else self.default_size)
         note = f" — {d.note}" if d.note else ""
         self.family_label.setText(f"{families.FAMILY_NAMES.get(self.family, self.family)}{note}")
+
+    def _size_untouched(self) -> bool:
+        return self.size.currentText() in ("", self.default_size)
 
     # ---- read / restore ----------------------------------------------------------------------------------------
     def params(self) -> GenerationParams:
@@ -177,17 +186,17 @@ class SettingsPanel(QWidget):
             self.model.select(params.model)  # sets model defaults first; the saved values override them below
         self.prompt.setPlainText(params.prompt)
         self.negative.setPlainText(params.negative_prompt)
-        self.seed.setValue(params.seed if params.seed < 2**31 else -1)
+        self.seed.setValue(params.seed)
         self.steps.setValue(params.steps)
         self.guidance.setValue(params.guidance)
         if params.scheduler in SCHEDULERS:
             self.scheduler.setCurrentText(params.scheduler)
-        self.size.setCurrentText(f"{params.width}x{params.height}")
-        self.strength.setValue(params.strength)
-        self.batch.setValue(max(1, params.batch_count))
         index = self.mode.findData(params.mode)
         if index >= 0:
             self.mode.setCurrentIndex(index)
+        self.size.setCurrentText(f"{params.width}x{params.height}" if params.width and params.height else AUTO_SIZE)
+        self.strength.setValue(params.strength)
+        self.batch.setValue(max(1, params.batch_count))
         lora = next(((p, w) for p, w in params.loras if Path(p).exists()), None)
         self.lora_on.setChecked(lora is not None)
         if lora is not None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core import paths
 from app.core.errors import UserError
-from app.core.images.jobs import RESOURCE, GeneratedImage, ImageEngine, ImageRequest, Preview, validate
+from app.core.images.jobs import RESOURCE, GeneratedImage, ImageEngine, ImageRequest, Note, Preview, validate
 from app.core.jobs import Job
 from app.ui.context import AppContext
 from app.ui.images.advanced import AdvancedPanel
@@ -52,6 +52,7 @@ class ImagesTab(QWidget):
         self.handles: list = []
         self.init_path = ""
         self.segment_mask: tuple[str, str] | None = None
+        self.notes: list[str] = []
         self.setAcceptDrops(True)
 
         outer = QVBoxLayout(self)
@@ -200,27 +201,41 @@ class ImagesTab(QWidget):
         if path:
             self.set_init_image(path)
 
-    def set_init_image(self, path: str) -> None:
-        image = QImage(path)
-        if image.isNull():
-            self.ctx.show_message(f"{Path(path).name} is not an image Hearth can read.")
-            return
+    def _open(self, path: str) -> QImage | None:
+        """An image file as the engine will see it (Hearth's loader: EXIF rotation, 16-bit and float scaled,
+        size limit), or None after telling the user why not."""
+        import numpy as np
+
+        from app.core import imageio
+
+        try:
+            return rgb_to_qimage(np.asarray(imageio.open_image(path, "RGB")))
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "warning")
+            return None
+
+    def set_init_image(self, path: str) -> bool:
+        image = self._open(path)
+        if image is None:
+            return False
         self.init_path = path
         self.canvas.set_image(image, keep_mask=False)
         self.canvas.painting = self.settings_panel.current_mode() == "inpaint"
-        self.status.setText(f"Starting image: {Path(path).name}")
+        self.status.setText(f"Starting image: {Path(path).name} ({image.width()}×{image.height()})")
+        return True
 
     def on_mask_from_segment(self, mask_path: str, image_path: str) -> None:
         """A mask made in Segment: inpaint that region of that image."""
         mask = QImage(mask_path)
-        if mask.isNull() or QImage(image_path).isNull():
+        if mask.isNull():
             self.ctx.show_message("The mask from Segment could not be read.")
             return
         self.segment_mask = (mask_path, image_path)
         self.use_segment.setEnabled(True)
         index = self.settings_panel.mode.findData("inpaint")
         self.settings_panel.mode.setCurrentIndex(index)
-        self.set_init_image(image_path)
+        if not self.set_init_image(image_path):
+            return
         self.canvas.set_mask(mask)
         self.status.setText("Mask from Segment: white areas will be repainted")
 
@@ -260,7 +275,8 @@ class ImagesTab(QWidget):
         self.handles.append(handle)
         handle.sig_started.connect(lambda: self._on_started(handle))
         handle.sig_progress.connect(lambda f, t: self._on_progress(handle, item, f, t))
-        handle.on_partial(Preview, self._on_preview).on_partial(GeneratedImage, self._on_image)
+        handle.on_partial(Preview, self._on_preview).on_partial(Note, self._on_note)
+        handle.on_partial(GeneratedImage, self._on_image)
         handle.sig_done.connect(lambda results: self._on_done(item, results))
         handle.sig_error.connect(lambda message: self._on_error(item, message))
         handle.sig_cancelled.connect(lambda: self._on_cancelled(item))
@@ -277,6 +293,7 @@ class ImagesTab(QWidget):
             self.status.setText("Cancelling at the next step…")
 
     def _on_started(self, handle) -> None:
+        self.notes = []  # this job's notes, shown together
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
 
@@ -293,9 +310,17 @@ class ImagesTab(QWidget):
         self.canvas.painting = False
         self.canvas.set_image(rgb_to_qimage(preview.image))
 
+    def _on_note(self, note: Note) -> None:
+        """What the engine decided for the user (size kept from the image, long prompt chunked, seed picked)."""
+        self.notes.append(note.text)
+        self.status.setText(note.text)
+        self.ctx.show_message(" ".join(self.notes), "info")
+
     def _on_image(self, result: GeneratedImage) -> None:
         self.gallery.add(result.path, result.params, result.seed)
         self.settings_panel.last_seed = result.seed
+        self.status.setText(f"Saved {result.path.name} ({result.params.width}×{result.params.height}, "
+                            f"seed {result.seed})")
 
     def _on_done(self, item, results) -> None:
         item.setText(f"done — {len(results)} image(s)")
@@ -318,8 +343,8 @@ class ImagesTab(QWidget):
             self.queue.takeItem(0)
 
     def _show_file(self, path: str) -> None:
-        image = QImage(path)
-        if not image.isNull():
+        image = self._open(path)
+        if image is not None:
             self.canvas.set_image(image, keep_mask=path == self.init_path)
             self.canvas.painting = path == self.init_path and self.settings_panel.current_mode() == "inpaint"
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import paths
+from app.core.imageio import DIALOG_FILTER
 from app.core.jobs import Job
 from app.core.models import registry
 from app.core.segment import jobs as sj
@@ -44,7 +45,7 @@ from app.ui.widgets import EmptyState
 
 log = logging.getLogger(__name__)
 DISPLAY_MAX = 2560  # long side of the screen copy: smooth zoom/pan even for 6000x4000 photos
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
+IMAGE_FILTER = DIALOG_FILTER
 
 
 class SegmentTab(QWidget):
