@@ -61,6 +61,9 @@ class DocumentsSettings:
     min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
     chunk_tokens: int = 128  # chunk size for new collections (embedding-model tokens); see rag_quality.py
     chunk_overlap: int = 40
+    # English (Porter) stemming in keyword search: "watering" finds "water". Changing it rebuilds each collection's
+    # keyword index from its stored text at the next indexing (seconds; nothing is re-embedded).
+    stemming: bool = True
     embedder: str = ""  # embedding model for new collections; "" = built-in all-MiniLM-L6-v2
     watch: bool = True  # re-index watched folders when their files change
 

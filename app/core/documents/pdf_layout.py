@@ -33,13 +33,18 @@ def page_text(textpage) -> str:
     if count < 2 * MIN_SPLIT_ROWS:
         return textpage.get_text_bounded()
     rects = _rects(textpage, count)
-    boxes = _text_space(rects, _dominant_angle(textpage))
+    turns = _dominant_angle(textpage)
+    boxes = _text_space(rects, turns)
     if boxes is None:
         return textpage.get_text_bounded()
     regions = reading_order(boxes)
-    if len(regions) <= 1:
+    if len(regions) <= 1 and turns == 0:
         return textpage.get_text_bounded()
-    return "\n".join(textpage.get_text_bounded(*_page_bounds(region, rects)) for region in regions)
+    if turns == 0:
+        return "\n".join(textpage.get_text_bounded(*_page_bounds(region, rects)) for region in regions)
+    # Turned text: PDFium puts no line breaks between its lines, so each line is read on its own.
+    return "\n".join(textpage.get_text_bounded(*_page_bounds(row, rects))
+                     for region in regions for row in _rows(region))
 
 
 def _rects(textpage, count: int) -> list[tuple[float, float, float, float]]:
@@ -58,7 +63,8 @@ def _rects(textpage, count: int) -> list[tuple[float, float, float, float]]:
 
 
 def _dominant_angle(textpage) -> int:
-    """The character angle most characters share, in whole quarter turns (0-3); 0 when none can be read."""
+    """How many clockwise quarter turns (0-3) bring most characters upright; 0 when none can be read. PDFium
+    measures a character's angle clockwise (text running up the page reads 3π/2)."""
     import pypdfium2.raw as pdfium_c
 
     chars = textpage.count_chars()
@@ -67,7 +73,7 @@ def _dominant_angle(textpage) -> int:
         angle = pdfium_c.FPDFText_GetCharAngle(textpage.raw, index)
         if angle >= 0:  # -1: error
             votes[round(angle / (math.pi / 2)) % 4] += 1
-    return max(range(4), key=votes.__getitem__) if any(votes) else 0
+    return (4 - max(range(4), key=votes.__getitem__)) % 4 if any(votes) else 0
 
 
 def _text_space(rects, quarter_turns: int) -> list[Box] | None:
@@ -86,7 +92,7 @@ def _text_space(rects, quarter_turns: int) -> list[Box] | None:
 
 
 def _turn(x: float, y: float, quarter_turns: int) -> tuple[float, float]:
-    """(x, y) turned clockwise by quarter_turns × 90° (undoing text drawn at that counter-clockwise angle)."""
+    """(x, y) turned clockwise by quarter_turns × 90° about the origin."""
     for _ in range(quarter_turns):
         x, y = y, -x
     return x, y

@@ -164,6 +164,7 @@ class DocumentsTab(QWidget):
         files = self.store.files(info)
         indexed = sum(f.state == "indexed" for f in files)
         failed = sum(f.state == "failed" for f in files)
+        empty = sum(f.state == "empty" for f in files)
         chunks = sum(f.chunks for f in files if f.state == "indexed")
         self.heading.setText(name)
         self.heading.setToolTip("\n".join(self.store.sources(info)))
@@ -173,6 +174,8 @@ class DocumentsTab(QWidget):
             text = f"{len(files)} files · {indexed} indexed · {chunks} passages"
             if failed:
                 text += f" · {failed} could not be read (see Details)"
+            if empty:
+                text += f" · {empty} empty"
             self.status.setText(text)
         self._set_busy(name in self._index_jobs)
 
@@ -209,7 +212,7 @@ class DocumentsTab(QWidget):
 
         docs = self.ctx.settings.documents
         request = service.IndexRequest(name, model=docs.embedder, chunk_tokens=docs.chunk_tokens,
-                                       chunk_overlap=docs.chunk_overlap)
+                                       chunk_overlap=docs.chunk_overlap, stemming=docs.stemming)
         try:
             open_collection(self.store, request)
         except Exception as exc:  # noqa: BLE001 - shown, not raised
@@ -265,7 +268,8 @@ class DocumentsTab(QWidget):
         if name in self._index_jobs and not add:
             self._rerun.add(name)  # changes while indexing: scan again when this run ends
             return self._index_jobs[name]
-        request = service.IndexRequest(name, add=list(add or []), create=False)
+        request = service.IndexRequest(name, add=list(add or []), create=False,
+                                       stemming=self.ctx.settings.documents.stemming)
         job = Job(service.index_collection, request, name=f"Index {name}", resource=service.RESOURCE)
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
