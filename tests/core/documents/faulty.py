@@ -68,6 +68,17 @@ def word97_doc(path: Path) -> Path:
     return path
 
 
+ZERO_BYTE = ("a.txt", "b.pdf", "c.docx")
+
+
+def folder_with_empty_files(folder: Path) -> Path:
+    """A new folder holding three zero-byte files (ZERO_BYTE): a text file, a PDF and a DOCX."""
+    folder.mkdir()
+    for name in ZERO_BYTE:
+        (folder / name).write_bytes(b"")
+    return folder
+
+
 def zip_named(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
         for name, data in members.items():

@@ -11,7 +11,8 @@ from app.core.documents.parsers import EmptyDocument, ParseFailure, parse_file
 from app.core.documents.store import DUPLICATE, EMPTY, FAILED, INDEXED, Store
 from app.core.jobs import JobState
 from tests.core.documents.corpus import make_docx, make_encrypted_pdf, make_pdf, make_scanned_pdf
-from tests.core.documents.faulty import cut, encrypted_docx, word97_doc, zip_named
+from tests.core.documents.faulty import (ZERO_BYTE, cut, encrypted_docx, folder_with_empty_files, word97_doc,
+                                         zip_named)
 
 
 def _reason(path) -> str:
@@ -86,10 +87,7 @@ def test_pdf_that_cannot_be_read_gets_its_real_reason(tmp_path):
 def test_empty_files_are_listed_as_empty_never_as_duplicates(tmp_path, embedder, capsys):
     from app.cli import main
 
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    for name in ("a.txt", "b.pdf", "c.docx"):
-        (folder / name).write_bytes(b"")
+    folder = folder_with_empty_files(tmp_path / "inbox")
     _blank_pdf(folder / "blank.pdf")
     _empty_docx(folder / "nothing.docx")
     (folder / "notes.txt").write_text("The boiler is serviced every October.", encoding="utf-8")
@@ -100,7 +98,7 @@ def test_empty_files_are_listed_as_empty_never_as_duplicates(tmp_path, embedder,
     report = index_collection(IndexRequest("inbox", [str(folder)]), JobState())
     assert report.indexed == 1 and len(report.empty) == 5
     states = {f.path.rsplit("/", 1)[1]: (f.state, f.reason) for f in Store().files(Store().get("inbox"))}
-    for name in ("a.txt", "b.pdf", "c.docx"):
+    for name in ZERO_BYTE:
         assert states[name] == (EMPTY, "empty file (0 bytes)")
     assert states["blank.pdf"][0] == EMPTY and states["nothing.docx"] == (EMPTY, "no text in the file")
     assert states["broken.docx"] == states["broken copy.docx"] == (FAILED, DAMAGED)
