@@ -6,11 +6,13 @@ that collection's list (Bruch, Gai & Ingber, "An Analysis of Fusion Functions fo
 a convex combination beats reciprocal rank fusion and needs few samples to tune). RRF looks at ranks only, so a
 passage that shares one common word with a paraphrased question ("get") got as much from BM25 as an exact match,
 and outranked the passage the dense retriever found far more similar. Lists of several collections in dense or BM25
-mode are merged by RRF (their scores are on different scales). Near-duplicate passages are collapsed in each list
+mode are merged by RRF (their scores are on different scales). The dense share shrinks with the share of the
+query's tokens the embedder does not know (_known_share): its vector of [UNK]s is close to any text of [UNK]s. Near-duplicate passages are collapsed in each list
 and in the result (collapse_near_duplicates), so copies of one passage cannot fill the ranks."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +165,7 @@ class Retriever:
         infos = {(info.id, cid): info for _, _, ranked in lists for cid, info, _ in ranked}
         if options.mode == "hybrid":
             self._similarities(lists, sims, query)
-            fused = _convex(lists, sims)
+            fused = _convex(lists, sims, CONVEX_ALPHA * min(self._known_share(i, query) for i in collections))
         elif len(lists) > 1:  # one mode over several collections
             fused = _rrf(lists, options.rrf_k)
         else:
@@ -234,6 +236,19 @@ class Retriever:
         return {cid: float(np.dot(q, np.asarray(vector, dtype="float32")))
                 for cid, vector in zip(got["ids"], got["embeddings"])}
 
+    def _known_share(self, info: CollectionInfo, query: str) -> float:
+        """The share of the query's tokens the embedder knows (not its unknown token). MiniLM's vocabulary lacks
+        most Chinese characters and all of Thai: such a query embeds as [UNK]s, close to any other text of
+        [UNK]s, so its cosine similarities say nothing and hybrid search leans on keywords instead."""
+        embedder = embedders.get_embedder(info.model)
+        tokenizer = getattr(embedder, "tokenizer", None)
+        unknown = getattr(tokenizer, "unk_token_id", None)
+        if unknown is None:
+            return 1.0
+        with getattr(embedder, "_count_lock", contextlib.nullcontext()):  # the tokenizer count_tokens uses
+            ids = tokenizer(query, add_special_tokens=False, truncation=False)["input_ids"]
+        return 1.0 - sum(i == unknown for i in ids) / len(ids) if ids else 1.0
+
     def _query_vector(self, info: CollectionInfo, query: str):
         if info.model not in self._qvec:
             self._qvec[info.model] = embedders.get_embedder(info.model).encode_query(query)
@@ -251,8 +266,8 @@ class Retriever:
                 hit.similarity = stored.get(hit.id)
 
 
-def _convex(lists, sims: dict) -> dict:
-    """Hybrid fusion (see the module docstring): every candidate's cosine similarity and its max-normalised BM25."""
+def _convex(lists, sims: dict, alpha: float) -> dict:
+    """Hybrid fusion (see the module docstring): alpha × cosine similarity + (1 − alpha) × max-normalised BM25."""
     fused: dict = {}
     for kind, weight, ranked in lists:
         if kind == "dense":
@@ -262,10 +277,10 @@ def _convex(lists, sims: dict) -> dict:
         best = max((s for _, _, s in ranked), default=0.0)
         for cid, info, s in ranked:
             key = (info.id, cid)
-            fused[key] = fused.get(key, 0.0) + (1 - CONVEX_ALPHA) * weight * (s / best if best > 0 else 0.0)
+            fused[key] = fused.get(key, 0.0) + (1 - alpha) * weight * (s / best if best > 0 else 0.0)
     dense_weight = next((weight for kind, weight, _ in lists if kind == "dense"), 1.0)
     for key in fused:
-        fused[key] += CONVEX_ALPHA * dense_weight * sims.get(key, 0.0)
+        fused[key] += alpha * dense_weight * sims.get(key, 0.0)
     return fused
 
 
