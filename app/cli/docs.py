@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def register(sub) -> None:
                        "(installed name or folder; default: built-in all-MiniLM-L6-v2)")
     index.add_argument("--chunk-tokens", type=int, metavar="N")
     index.add_argument("--overlap", type=int, metavar="N")
+    index.add_argument("--stemming", action=argparse.BooleanOptionalAction, default=None,
+                       help="English stemming in keyword search (default: settings; changing it rebuilds the "
+                            "keyword index, no re-embedding)")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     index.set_defaults(func=run_index)
 
@@ -96,7 +100,8 @@ def run_index(args) -> int:
     docs = _settings()
     request = IndexRequest(args.collection, [str(p) for p in args.paths], model=args.embedder or docs.embedder,
                            chunk_tokens=args.chunk_tokens or docs.chunk_tokens,
-                           chunk_overlap=args.overlap if args.overlap is not None else docs.chunk_overlap)
+                           chunk_overlap=args.overlap if args.overlap is not None else docs.chunk_overlap,
+                           stemming=docs.stemming if args.stemming is None else args.stemming)
     state = ConsoleState()
     report = index_collection(request, state)
     state.finish()
@@ -104,13 +109,16 @@ def run_index(args) -> int:
         print(json.dumps({"collection": report.collection, "files": report.files, "indexed": report.indexed,
                           "unchanged": report.unchanged, "removed": report.removed, "chunks": report.chunks,
                           "seconds": round(report.seconds, 3),
-                          "failed": [{"file": f, "reason": r} for f, r in report.failed]}))
+                          "failed": [{"file": f, "reason": r} for f, r in report.failed],
+                          "empty": [{"file": f, "reason": r} for f, r in report.empty]}))
     else:
         print(f"{report.collection}: {report.files} files — {report.indexed} indexed, {report.unchanged} unchanged, "
-              f"{report.removed} removed, {len(report.failed)} failed; {report.chunks} chunks in "
-              f"{report.seconds:.1f} s")
+              f"{report.removed} removed, {len(report.failed)} failed, {len(report.empty)} empty; "
+              f"{report.chunks} chunks in {report.seconds:.1f} s")
         for path, reason in report.failed:
             print(f"  failed  {path}: {reason}")
+        for path, reason in report.empty:
+            print(f"  empty   {path}: {reason}")
     return 0
 
 
@@ -236,8 +244,8 @@ def run_list(args) -> int:
                 out["file_list"] = files
             print(json.dumps(out, ensure_ascii=False))
             continue
-        print(f"{s.name}: {s.files} files ({s.indexed} indexed, {s.pending} pending, {s.failed} failed), "
-              f"{s.chunks} chunks, embedder {s.model}")
+        print(f"{s.name}: {s.files} files ({s.indexed} indexed, {s.pending} pending, {s.failed} failed, "
+              f"{s.empty} empty), {s.chunks} chunks, embedder {s.model}")
         for src in s.sources:
             print(f"  source  {src}")
         for f in files or []:

@@ -55,19 +55,22 @@ class ChatSettings:
 
 @dataclass
 class DocumentsSettings:
-    """Documents: search (k, mode, RRF fusion, reranker), answering (answer_k, min_similarity), chunking (in
+    """Documents: search (k, mode, fusion weights, reranker), answering (answer_k, min_similarity), chunking (in
     embedding-model tokens) and the embedder of new collections."""
 
     search_k: int = 10  # passages a search shows
     answer_k: int = 5  # passages an answer may use
     mode: str = "hybrid"  # hybrid | dense | bm25
-    dense_weight: float = 1.0  # the mix: weight of each retriever in reciprocal rank fusion
+    dense_weight: float = 1.0  # the mix: weight of each retriever in hybrid fusion (retriever.py)
     bm25_weight: float = 1.0
-    rrf_k: int = 60
+    rrf_k: int = 60  # reciprocal rank fusion's k, for one mode's lists of several collections
     reranker: str = ""  # installed reranker name; "" = no re-ranking
     min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
     chunk_tokens: int = 128  # chunk size for new collections (embedding-model tokens); see rag_quality.py
     chunk_overlap: int = 40
+    # English (Porter) stemming in keyword search: "watering" finds "water". Changing it rebuilds each collection's
+    # keyword index from its stored text at the next indexing (seconds; nothing is re-embedded).
+    stemming: bool = True
     embedder: str = ""  # embedding model for new collections; "" = built-in all-MiniLM-L6-v2
     watch: bool = True  # re-index watched folders when their files change
 

@@ -9,11 +9,24 @@ from typing import Callable, Sequence
 
 from app.core.documents.parsers import Section
 
-# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace; a paragraph at a blank line.
+# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace and a capital, a digit, a
+# bullet or a letter of a script without case; at 。！？； (Chinese and Japanese full-width punctuation, with any
+# closing quotes or brackets, no space needed); a paragraph at a blank line.
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9•\-–])|\n(?=\s*(?:[•\-–*]|\d+[.)])\s)")
+_CLOSERS = "」』）〕】”’"
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;:])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9•\-–À-ÞΑ-ΩА-Я\u0e00-\u0e7f\u3040-\u9fff\uac00-\ud7af])"
+    r"|\n(?=\s*(?:[•\-–*]|\d+[.)])\s)"
+    rf"|(?:(?<=[。！？；])|(?<=[。！？；][{_CLOSERS}]))(?![{_CLOSERS}])(?=.)", re.DOTALL)
+# Where a run of text with no sentence end may be cut: after whitespace or CJK punctuation.
+_SOFT_BREAK = re.compile(r"[\s，、。；：！？]")
+_HAS_WORD = re.compile(r"[^\W_]")
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# A chunk is also held to max_tokens × this many characters: a script the embedder's vocabulary lacks (Thai for
+# MiniLM) comes out as one unknown token per word, and would otherwise make chunks of thousands of characters.
+MAX_CHARS_PER_TOKEN = 8
 
 
 @dataclass
@@ -60,20 +73,28 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _split_long(text: str, start: int, end: int, tokens: int, max_tokens: int) -> list[tuple[int, int]]:
-    """A unit longer than max_tokens is cut at word boundaries into roughly equal token-sized pieces."""
+    """A unit longer than max_tokens (a run with no sentence end) is cut into roughly equal token-sized pieces,
+    each cut after whitespace or CJK punctuation near the target, else at a character boundary."""
     pieces = -(-tokens // max_tokens)
     target = max(1, (end - start) // pieces)
     spans, s = [], start
     while s < end:
         e = min(end, s + target)
         if e < end:
-            space = text.rfind(" ", s + target // 2, e)
-            if space <= s:
-                space = text.find(" ", e, min(end, e + 200))
-            e = space if space > s else e
+            e = _soft_break(text, s + target // 2, e) or _soft_break(text, e, min(end, e + 200), last=False) or e
         spans.append(_strip(text, s, e))
         s = e
     return [sp for sp in spans if sp[1] > sp[0]]
+
+
+def _soft_break(text: str, lo: int, hi: int, last: bool = True) -> int | None:
+    """The position just after the last (or first) soft break in text[lo:hi]; None when there is none."""
+    found = None
+    for match in _SOFT_BREAK.finditer(text, lo, hi):
+        found = match.end()
+        if not last:
+            break
+    return found if found is not None and found > lo else None
 
 
 def _fit(text, s, e, n, max_tokens, count_tokens, depth=0) -> list[tuple[int, int, int]]:
@@ -103,6 +124,12 @@ def chunk_sections(sections: list[Section], count_tokens: TokenCounter, max_toke
     if max_tokens < 16:
         raise ValueError("max_tokens must be at least 16")
     overlap = max(0, min(overlap, max_tokens // 2))
+
+    model_tokens = count_tokens
+
+    def count_tokens(texts: Sequence[str]) -> list[int]:  # noqa: F811 - the model's count, or by characters
+        return [max(n, -(-len(t) // MAX_CHARS_PER_TOKEN)) for t, n in zip(texts, model_tokens(texts))]
+
     chunks: list[Chunk] = []
     for section in sections:
         text = section.text
@@ -122,8 +149,10 @@ def chunk_sections(sections: list[Section], count_tokens: TokenCounter, max_toke
                 j += 1
             j = max(j, i + 1)
             start, end = fitted[i][0], fitted[j - 1][1]
-            chunks.append(Chunk(clean(text[start:end]), section.page, section.page, start, end, section.heading,
-                                sum(u[2] for u in fitted[i:j])))
+            body = clean(text[start:end])
+            if _HAS_WORD.search(body):  # a run of dots, dashes or symbols alone has nothing to find
+                chunks.append(Chunk(body, section.page, section.page, start, end, section.heading,
+                                    sum(u[2] for u in fitted[i:j])))
             if j >= len(fitted):
                 break
             # Next chunk starts with the trailing sentences that fit in `overlap` tokens (never the whole chunk).

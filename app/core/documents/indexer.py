@@ -4,6 +4,11 @@ Work is a three-stage pipeline so parsing, embedding and storing overlap:
     parse thread (read + chunk files)  →  this thread (embed in batches)  →  writer thread (Chroma + SQLite)
 A file is unchanged when size and mtime match, or when its content hash matches. Cancelling stops after the
 current batch: files already written stay indexed; a half-written file is purged and left pending.
+
+A file with no text (0 bytes, a blank PDF, an empty document) is listed as *empty*, never as a duplicate of
+another empty file. A file with the same bytes as another is a *duplicate* of it only when that one indexed;
+otherwise it shares its outcome (failed, empty) and reason. A chunk identical to one already stored (repeated
+filler in one file, the same disclaimer in many) is embedded and stored once (Store.add_chunks).
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from pathlib import Path
 
 from app.core.documents import embedder as embedders
 from app.core.documents.chunker import chunk_sections
-from app.core.documents.parsers import ParseFailure, parse_file
-from app.core.documents.store import DUPLICATE, FAILED, INDEXED, PENDING, CollectionInfo, Store
+from app.core.documents.parsers import EmptyDocument, ParseFailure, parse_file
+from app.core.documents.store import DUPLICATE, EMPTY, FAILED, INDEXED, PENDING, CollectionInfo, Store, chunk_key
 from app.core.errors import UserError
 from app.core.jobs import format_duration
 
@@ -36,6 +41,7 @@ class IndexRequest:
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     create: bool = True
+    stemming: bool | None = None  # English stemming in keyword search (None: keep the collection's; new: on)
     root: Path | None = None  # store folder (None = paths.documents_dir())
     batch_size: int = BATCH
 
@@ -48,6 +54,7 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): files with no text
     chunks: int = 0  # chunks written in this run
     pages: int = 0
     seconds: float = 0.0
@@ -60,10 +67,10 @@ class IndexReport:
 
 @dataclass(frozen=True)
 class FileIndexed:
-    """Partial: one file finished — indexed (with its passage and page counts) or failed (with the reason)."""
+    """Partial: one file finished — indexed (with its passage and page counts), failed or empty (with the reason)."""
 
     file: str
-    state: str  # store.INDEXED | store.FAILED
+    state: str  # store.INDEXED | store.FAILED | store.EMPTY
     chunks: int = 0
     pages: int = 0
     reason: str = ""
@@ -109,10 +116,13 @@ def open_collection(store: Store, request: IndexRequest) -> CollectionInfo:
             store.get(request.collection)  # raises the helpful UserError
         model = request.model or embedders.BUILTIN
         embedders.resolve(model)  # fail early on an unknown model
-        info = store.create(request.collection, model, request.chunk_tokens, request.chunk_overlap)
+        stemming = True if request.stemming is None else request.stemming
+        info = store.create(request.collection, model, request.chunk_tokens, request.chunk_overlap, stemming)
     elif request.model and request.model != info.model:
         raise UserError(f"collection '{info.name}' uses the embedding model '{info.model}'; changing it to "
                         f"'{request.model}' re-embeds every file (in the Documents tab, or remove and re-create)")
+    elif request.stemming is not None and request.stemming != info.stemming:
+        info = store.set_stemming(info, request.stemming)  # rebuilds the keyword index from the stored text
     return info
 
 
@@ -146,15 +156,24 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
 
     indexed_hashes = {r.hash: p for p, r in rows.items() if r.state == INDEXED and p in found and r.hash}
     work: list[tuple[str, os.stat_result, str]] = []
+    copies: dict[str, tuple[str, os.stat_result, str]] = {}  # same bytes as a file indexed in this run
+    work_paths: set[str] = set()
     for path, st in found.items():
         state.check()
         row = rows.get(path)
         same_stat = row is not None and row.size == st.st_size and row.mtime == st.st_mtime
-        if same_stat and row.state in (INDEXED, FAILED):
+        if same_stat and row.state in (INDEXED, FAILED, EMPTY):
             report.unchanged += 1
             continue
         if same_stat and row.state == DUPLICATE and indexed_hashes.get(row.hash, path) != path:
             report.unchanged += 1
+            continue
+        if st.st_size == 0:  # never a duplicate: every empty file has the same hash
+            if row is not None and row.state in (INDEXED, PENDING):
+                store.purge_file(info, path)
+            store.set_file(info, path, size=0, mtime=st.st_mtime, hash=None, state=EMPTY,
+                           reason="empty file (0 bytes)")
+            report.empty.append((path, "empty file (0 bytes)"))
             continue
         try:
             digest = file_hash(Path(path))
@@ -163,7 +182,7 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
                            reason=f"cannot read the file ({exc.strerror or exc})")
             report.failed.append((path, f"cannot read the file ({exc.strerror or exc})"))
             continue
-        if row is not None and row.hash == digest and row.state in (INDEXED, FAILED):
+        if row is not None and row.hash == digest and row.state in (INDEXED, FAILED, EMPTY):
             store.touch_file(info, path, st.st_size, st.st_mtime)
             report.unchanged += 1
             continue
@@ -171,15 +190,20 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
         if original is not None and original != path:
             if row is not None and row.state == INDEXED:
                 store.purge_file(info, path)
-            store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=DUPLICATE,
-                           reason=f"same content as {original} (indexed once)")
+            if original not in work_paths:  # indexed in an earlier run
+                store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=DUPLICATE,
+                               reason=f"same content as {original} (indexed once)")
+            else:  # its original is in this run's work: settled once that one has its outcome
+                copies[path] = (original, st, digest)
             continue
         indexed_hashes[digest] = path
         work.append((path, st, digest))
+        work_paths.add(path)
 
     if work:
         had_chunks = {p for p, r in rows.items() if r.state in (INDEXED, PENDING)}
         _run_pipeline(store, info, work, request, report, state, had_chunks)
+    _settle_copies(store, info, copies, report)
     report.files = len(found)
     report.seconds = time.monotonic() - started
     if missing:
@@ -190,10 +214,29 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
     return report
 
 
+def _settle_copies(store: Store, info: CollectionInfo, copies, report: IndexReport) -> None:
+    """Files with the same bytes as a file indexed in this run: a duplicate of it when it indexed, else the same
+    outcome (failed or empty, same reason); left pending when the run stopped before it."""
+    outcome = {row.path: row for row in store.files(info)}
+    for path, (original, st, digest) in copies.items():
+        first = outcome.get(original)
+        if first is None or first.state == PENDING:
+            continue
+        if first.state == INDEXED:
+            store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=DUPLICATE,
+                           reason=f"same content as {original} (indexed once)")
+            continue
+        store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=first.state,
+                       reason=first.reason)
+        (report.empty if first.state == EMPTY else report.failed).append((path, first.reason))
+
+
 def _summary(report: IndexReport) -> str:
     text = f"{report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed"
     if report.failed:
         text += f", {len(report.failed)} failed"
+    if report.empty:
+        text += f", {len(report.empty)} empty"
     return text + f" · {report.chunks} chunks in {report.seconds:.1f} s"
 
 
@@ -216,16 +259,20 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
             for path, st, digest in work:
                 if stop.is_set():
                     break
+                outcome = FAILED
                 try:
                     sections = parse_file(Path(path))
                     chunks = chunk_sections(sections, model.count_tokens, budget, overlap)
                     pages = len({s.page for s in sections if s.page is not None})
-                    reason = "" if chunks else "no text found in the file"
+                    reason = "" if chunks else "no text in the file"
+                    outcome = FAILED if chunks else EMPTY
+                except EmptyDocument as exc:
+                    chunks, pages, reason, outcome = [], 0, str(exc), EMPTY
                 except ParseFailure as exc:
                     chunks, pages, reason = [], 0, str(exc)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the collection
                     chunks, pages, reason = [], 0, f"could not be read: {type(exc).__name__}: {exc}"
-                parsed.put((path, st, digest, chunks, pages, reason))
+                parsed.put((path, st, digest, chunks, pages, reason, outcome))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -253,19 +300,18 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                         store.purge_file(info, path)
                 elif op == "chunks":
                     _, path, digest, start, chunks, vectors = item
-                    store.write_chunks(info, path, digest, start, chunks, vectors)
-                    chunks_written += len(chunks)
+                    chunks_written += store.add_chunks(info, path, digest, start, chunks, vectors)
                 elif op == "end":
-                    _, path, st, digest, count, pages, reason = item
+                    _, path, st, digest, count, pages, reason, outcome = item
                     files_done += 1
                     done_bytes += max(1, st.st_size)
                     if reason:
                         if count or path in had_chunks:
                             store.purge_file(info, path)
-                        store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=FAILED,
+                        store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=outcome,
                                        reason=reason)
-                        report.failed.append((path, reason))
-                        state.partial(FileIndexed(path, FAILED, reason=reason))
+                        (report.empty if outcome == EMPTY else report.failed).append((path, reason))
+                        state.partial(FileIndexed(path, outcome, reason=reason))
                     else:
                         store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=INDEXED,
                                        chunks=count, pages=pages)
@@ -292,23 +338,27 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
     writer.start()
     state.progress(0.0, f"0/{len(work)} files")
 
-    pending: list[tuple] = []  # (path, st, digest, chunk, index, total, pages)
+    pending: list[tuple] = []  # (path, st, digest, chunk, index, total, pages, repeat)
 
     def flush(final: bool) -> None:
         nonlocal pending
         while pending and (final or len(pending) >= request.batch_size):
             batch, pending = pending[:request.batch_size], pending[request.batch_size:]
-            vectors = model.encode([_embed_text(b[3]) for b in batch], batch_size=request.batch_size)
+            fresh = [i for i, b in enumerate(batch) if not b[7]]  # a repeat of an earlier chunk is not embedded
+            encoded = model.encode([_embed_text(batch[i][3]) for i in fresh], batch_size=request.batch_size)
+            vectors: list = [None] * len(batch)
+            for i, vector in zip(fresh, encoded):
+                vectors[i] = vector
             # Group consecutive chunks of one file into one write.
             start = 0
             while start < len(batch):
                 end = start
                 while end < len(batch) and batch[end][0] == batch[start][0]:
                     end += 1
-                path, st, digest, _, index, total, pages = batch[start]
+                path, st, digest, _, index, total, pages, _ = batch[start]
                 writes.put(("chunks", path, digest, index, [b[3] for b in batch[start:end]], vectors[start:end]))
                 if batch[end - 1][4] == total - 1:
-                    writes.put(("end", path, st, digest, total, pages, ""))
+                    writes.put(("end", path, st, digest, total, pages, "", INDEXED))
                 start = end
             if state.cancelled or errors:
                 return
@@ -324,12 +374,16 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
             if item is _DONE:
                 flush(final=True)
                 break
-            path, st, digest, chunks, pages, reason = item
+            path, st, digest, chunks, pages, reason, outcome = item
             writes.put(("begin", path, st, digest))
             if reason or not chunks:
-                writes.put(("end", path, st, digest, 0, pages, reason or "no text found in the file"))
+                writes.put(("end", path, st, digest, 0, pages, reason or "no text in the file", outcome))
                 continue
-            pending.extend((path, st, digest, c, i, len(chunks), pages) for i, c in enumerate(chunks))
+            seen: set[str] = set()
+            for i, chunk in enumerate(chunks):
+                key = chunk_key(chunk.heading, chunk.text)
+                pending.append((path, st, digest, chunk, i, len(chunks), pages, key in seen))
+                seen.add(key)
             flush(final=False)
     finally:
         stop.set()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.core.documents.indexer import FileIndexed, IndexReport, IndexRequest, index_collection  # noqa: F401
 from app.core.documents.retriever import Hit, Retriever, SearchOptions
-from app.core.documents.store import FAILED, INDEXED, PENDING, Store
+from app.core.documents.store import EMPTY, FAILED, INDEXED, PENDING, CollectionInfo, Store
 from app.core.errors import UserError
 
 RESOURCE = "documents"  # jobs that write the store run one after another
@@ -31,7 +31,8 @@ def options_from_settings(docs, k: int | None = None, **overrides) -> SearchOpti
 
 @dataclass
 class CollectionSummary:
-    """A collection for `hearth docs list`: its embedder, sources and file counts by state."""
+    """A collection for `hearth docs list` and the Documents tab: its embedder, sources, file counts by state
+    (duplicates count in `files` only) and passages."""
 
     name: str
     model: str
@@ -40,6 +41,7 @@ class CollectionSummary:
     indexed: int
     pending: int
     failed: int
+    empty: int  # files with no text (0 bytes, a blank PDF, an empty document)
     chunks: int
 
     def to_json(self) -> dict:
@@ -47,17 +49,21 @@ class CollectionSummary:
         return dict(self.__dict__)
 
 
+def summarize(store: Store, info: CollectionInfo, files: list | None = None) -> CollectionSummary:
+    """The summary of one collection of `store`; `files` (its store.files rows) when the caller has them."""
+    files = store.files(info) if files is None else files
+
+    def count(state: str) -> int:
+        return sum(f.state == state for f in files)
+
+    return CollectionSummary(info.name, info.model, store.sources(info), len(files), count(INDEXED), count(PENDING),
+                             count(FAILED), count(EMPTY), sum(f.chunks for f in files if f.state == INDEXED))
+
+
 def list_collections(root: Path | None = None) -> list[CollectionSummary]:
     """Every collection of the store at `root` (None: the user's), by name."""
     store = Store(root)
-    out = []
-    for info in store.collections():
-        files = store.files(info)
-        out.append(CollectionSummary(
-            info.name, info.model, store.sources(info), len(files),
-            sum(f.state == INDEXED for f in files), sum(f.state == PENDING for f in files),
-            sum(f.state == FAILED for f in files), sum(f.chunks for f in files if f.state == INDEXED)))
-    return out
+    return [summarize(store, info) for info in store.collections()]
 
 
 def remove_collection(name: str, root: Path | None = None) -> None:

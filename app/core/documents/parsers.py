@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import re
 import threading
+import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+
+from app.core.documents.decoding import decode_text, strip_controls
+from app.core.documents.errors import EmptyDocument, ParseFailure
+from app.core.documents.pdf_layout import page_text
+
+__all__ = ["SUPPORTED", "Section", "ParseFailure", "EmptyDocument", "is_supported", "parse_file"]
 
 SUPPORTED = {".pdf": "PDF", ".txt": "text", ".text": "text", ".md": "Markdown", ".markdown": "Markdown",
              ".html": "HTML", ".htm": "HTML", ".xhtml": "HTML", ".docx": "Word"}
@@ -23,45 +30,49 @@ class Section:
     heading: str = ""
 
 
-class ParseFailure(Exception):
-    """The file cannot be indexed; str(exc) is the reason shown next to it."""
-
-
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED
 
 
 def parse_file(path: Path) -> list[Section]:
+    """The file's text sections, every one with text; control characters removed (\\t and \\n kept).
+
+    Raises EmptyDocument when the file holds no text at all (0 bytes, a blank PDF, a document with nothing in it),
+    ParseFailure with a reason a user can act on when it cannot be read."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise ParseFailure(f"unsupported file type '{suffix or path.name}' (Hearth reads PDF, TXT, Markdown, HTML and DOCX)")
     try:
+        if path.stat().st_size == 0:
+            raise EmptyDocument("empty file (0 bytes)")
         if suffix == ".pdf":
-            return parse_pdf(path)
-        if suffix == ".docx":
-            return parse_docx(path)
-        raw = path.read_bytes()
+            sections = parse_pdf(path)
+        elif suffix == ".docx":
+            sections = parse_docx(path)
+        else:
+            sections = _parse_text(path.read_bytes(), suffix)
     except ParseFailure:
         raise
     except OSError as exc:
         raise ParseFailure(f"cannot read the file ({exc.strerror or exc})") from exc
-    text = _decode(raw)
+    cleaned = []
+    for section in sections:
+        text = strip_controls(section.text)
+        if text.strip():
+            cleaned.append(Section(text, section.page, strip_controls(section.heading).strip()))
+    if not cleaned:
+        raise EmptyDocument("no text in the file")
+    return cleaned
+
+
+def _parse_text(raw: bytes, suffix: str) -> list[Section]:
+    html = suffix in (".html", ".htm", ".xhtml")
+    text = decode_text(raw, html=html)
     if suffix in (".md", ".markdown"):
         return parse_markdown(text)
-    if suffix in (".html", ".htm", ".xhtml"):
+    if html:
         return parse_html(text)
-    return [Section(text)] if text.strip() else []
-
-
-def _decode(raw: bytes) -> str:
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParseFailure("binary content in a text file")
-    for encoding in ("utf-8-sig", "utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    return raw.decode("latin-1")
+    return [Section(text)]
 
 
 # ---- PDF -------------------------------------------------------------------------------------------------------
@@ -74,13 +85,16 @@ _ENCRYPTED = "encrypted PDF: it needs a password (save an unlocked copy and add 
 
 
 def parse_pdf(path: Path) -> list[Section]:
-    """One section per page that has text, with its 1-based page number (PDFium through pypdfium2)."""
+    """One section per page that has text, with its 1-based page number (PDFium through pypdfium2); columns are
+    read one after the other (pdf_layout)."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
     # A file object, not the path: Python opens it, so odd names (non-UTF-8 bytes, non-ASCII on Windows) work and
     # a missing/unreadable file is an OSError like for every other format.
     with open(path, "rb") as fh, _PDFIUM_LOCK:
+        head = fh.read(1024)
+        fh.seek(0)
         try:
             # password=None: PDFium still opens PDFs whose user password is empty ("encrypted" only to restrict
             # printing or copying).
@@ -96,12 +110,13 @@ def parse_pdf(path: Path) -> list[Section]:
                 raise ParseFailure("cannot read the file") from exc
             if code == pdfium_c.FPDF_ERR_SUCCESS:  # it opened, but pypdfium2 refuses a document with no pages
                 raise ParseFailure("malformed PDF: it has no pages") from exc
-            raise ParseFailure("malformed PDF: not a PDF, or damaged or truncated beyond repair") from exc
+            raise ParseFailure(_unopenable_reason(head, fh)) from exc
         try:
             count = len(document)
             texts: list[str | None] = []
             for index in range(count):
                 texts.append(_pdfium_page_text(document, index))
+            blank = count > 0 and not any(t and t.strip() for t in texts) and _all_pages_blank(document)
         finally:
             document.close()  # closes its pages and text pages too
     sections: list[Section] = []
@@ -118,17 +133,45 @@ def parse_pdf(path: Path) -> list[Section]:
             raise ParseFailure("malformed PDF: no page could be read")
         if count == 0:
             raise ParseFailure("malformed PDF: it has no pages")
+        if blank:
+            raise EmptyDocument(f"no text: {'the page is' if count == 1 else f'all {count} pages are'} blank")
         raise ParseFailure("no text layer (a scanned PDF?): run OCR on it first, e.g. with ocrmypdf")
     return sections
 
 
+def _unopenable_reason(head: bytes, fh) -> str:
+    """Why PDFium could not open the file, from its first and last bytes."""
+    if b"%PDF-" not in head:
+        return "malformed PDF: not a PDF file (it does not start with %PDF): is the extension wrong?"
+    fh.seek(0, 2)
+    size = fh.tell()
+    fh.seek(max(0, size - 2048))
+    if b"%%EOF" not in fh.read():
+        return "malformed PDF: damaged or truncated, the file ends early (copy or download it again)"
+    return "malformed PDF: damaged beyond repair"
+
+
+def _all_pages_blank(document) -> bool:
+    """True when no page has anything drawn on it (no text, image or path). Call with _PDFIUM_LOCK held."""
+    import pypdfium2.raw as pdfium_c
+
+    for index in range(len(document)):
+        page = document[index]
+        try:
+            if pdfium_c.FPDFPage_CountObjects(page.raw) > 0:
+                return False
+        finally:
+            page.close()
+    return True
+
+
 def _pdfium_page_text(document, index: int) -> str | None:
-    """The page's text, or None when PDFium cannot load the page. Call with _PDFIUM_LOCK held."""
+    """The page's text in reading order, or None when PDFium cannot load the page. Call with _PDFIUM_LOCK held."""
     page = textpage = None
     try:
         page = document[index]
         textpage = page.get_textpage()
-        return textpage.get_text_bounded()
+        return page_text(textpage)
     except Exception:  # noqa: BLE001 - PdfiumError, or anything else one damaged page throws
         return None
     finally:
@@ -243,17 +286,19 @@ def parse_html(text: str) -> list[Section]:
 
 # ---- DOCX ------------------------------------------------------------------------------------------------------
 def parse_docx(path: Path) -> list[Section]:
-    import zipfile
+    """Sections by heading (Word's Heading/Title styles); tables after the paragraphs, a row per line."""
+    from app.core.documents.office import DAMAGED, check_docx
 
     try:
         import docx  # python-docx
     except ImportError as exc:  # pragma: no cover - it is a dependency
         raise ParseFailure("DOCX support is missing (pip install python-docx)") from exc
+    check_docx(path)  # the real reason for an encrypted, old-format, truncated or mislabelled file
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ParseFailure(f"malformed DOCX: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - python-docx raises its own PackageNotFoundError etc.
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
+        raise ParseFailure(DAMAGED) from exc
+    except Exception as exc:  # noqa: BLE001 - python-docx raises its own PackageNotFoundError, lxml errors etc.
         raise ParseFailure(f"malformed DOCX: {type(exc).__name__}: {exc}") from exc
     sections: list[Section] = []
     heading, paras = "", []

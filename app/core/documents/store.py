@@ -5,10 +5,17 @@ SQLite is the record of truth. A file is `indexed` only after every one of its c
 then it is `pending`, and any chunk of a pending file is purged before the file is indexed again. That is what
 makes a SIGKILL at any moment safe: the next run purges and redoes the interrupted file and nothing else.
 Chunk ids are derived from (file content hash, chunk index), so writing a chunk twice overwrites it.
+
+A chunk whose text (with its heading) the collection already holds is not stored again (add_chunks): its location
+goes into `chunk_copies` under the stored chunk's id, and when the file holding the stored chunk goes away, a copy
+takes its place (same id, vector and keyword row), so no file loses text. Hundreds of identical vectors also trap
+HNSW search in their cluster (hnswlib#263, qdrant#1788): one file of repeated filler ranked first for every query.
+The keyword index is described in fts.py; a store of an older SCHEMA_VERSION is migrated when opened.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -16,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core import paths
+from app.core.documents import fts
 from app.core.errors import UserError
 
-PENDING, INDEXED, FAILED, DUPLICATE = "pending", "indexed", "failed", "duplicate"
+PENDING, INDEXED, FAILED, DUPLICATE, EMPTY = "pending", "indexed", "failed", "duplicate", "empty"
+SCHEMA_VERSION = 1  # PRAGMA user_version; 0: one-column porter FTS table, no chunk keys (before 2026-12)
+FIELD_WEIGHTS = (1.0, 1.0)  # bm25() weights of the heading and body columns
 
 _SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -36,6 +46,17 @@ CREATE TABLE IF NOT EXISTS chunks (
     page_start INTEGER, page_end INTEGER, char_start INTEGER, char_end INTEGER, heading TEXT, text TEXT,
     PRIMARY KEY (collection_id, id));
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection_id, path);
+"""
+# Schema version 1: English stemming per collection, chunk keys, copies of identical chunks, two-column FTS.
+_SCHEMA_1 = """
+ALTER TABLE collections ADD COLUMN stemming INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE chunks ADD COLUMN text_hash TEXT;
+CREATE INDEX chunks_by_hash ON chunks (collection_id, text_hash);
+CREATE TABLE chunk_copies (
+    collection_id INTEGER NOT NULL, chunk_id TEXT NOT NULL, path TEXT NOT NULL, idx INTEGER NOT NULL,
+    page_start INTEGER, page_end INTEGER, char_start INTEGER, char_end INTEGER);
+CREATE INDEX copies_by_chunk ON chunk_copies (collection_id, chunk_id);
+CREATE INDEX copies_by_path ON chunk_copies (collection_id, path);
 """
 
 _clients: dict[str, object] = {}
@@ -64,6 +85,7 @@ class CollectionInfo:
     chunk_tokens: int
     chunk_overlap: int
     created: float
+    stemming: bool = True  # English (Porter) stemming in the keyword index
 
     @property
     def chroma_name(self) -> str:
@@ -99,6 +121,11 @@ def chunk_id(file_hash: str, index: int) -> str:
     return f"{file_hash[:32]}-{index:05d}"
 
 
+def chunk_key(heading: str, text: str) -> str:
+    """What makes two chunks identical: their heading and text (both are embedded), as a SHA-1 hex digest."""
+    return hashlib.sha1(f"{heading or ''}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class Store:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or paths.documents_dir()
@@ -106,10 +133,55 @@ class Store:
         self._lock = threading.RLock()
         self.db = sqlite3.connect(str(self.root / "index.sqlite3"), check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
+        self._stray: dict[int, list[str]] = {}  # vectors whose rows the migration folded into copies
         with self._lock:
             self.db.executescript(_SCHEMA)
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
         self._chroma = None
+
+    def _migrate(self) -> None:
+        """Bring an older store up to SCHEMA_VERSION in one transaction: on any error nothing changes."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        self.db.create_function("hearth_chunk_key", 2, chunk_key, deterministic=True)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")  # another process may be migrating the same store
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                for statement in filter(str.strip, _SCHEMA_1.split(";")):
+                    self.db.execute(statement)
+                self.db.execute("UPDATE chunks SET text_hash = hearth_chunk_key(heading, text)")
+                for row in self.db.execute("SELECT collection_id, id FROM chunks WHERE rowid NOT IN (SELECT MIN(rowid)"
+                                           " FROM chunks GROUP BY collection_id, text_hash)"):
+                    self._stray.setdefault(row["collection_id"], []).append(row["id"])
+                # Identical chunks stored more than once: the first stays, the others become its copies (their
+                # vectors go when the collection's vectors are first used; else at the next reconcile).
+                self.db.execute(
+                    "INSERT INTO chunk_copies SELECT c.collection_id, f.id, c.path, c.idx, c.page_start, c.page_end,"
+                    " c.char_start, c.char_end FROM chunks c JOIN (SELECT collection_id, text_hash, MIN(rowid) AS r"
+                    " FROM chunks GROUP BY collection_id, text_hash) g ON g.collection_id = c.collection_id AND"
+                    " g.text_hash = c.text_hash JOIN chunks f ON f.rowid = g.r WHERE c.rowid != g.r")
+                self.db.execute("DELETE FROM chunks WHERE rowid NOT IN (SELECT MIN(rowid) FROM chunks"
+                                " GROUP BY collection_id, text_hash)")
+                for row in self.db.execute("SELECT id, stemming FROM collections").fetchall():
+                    self._rebuild_keywords(row["id"], bool(row["stemming"]))
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise UserError(f"cannot update the documents index in {self.root} to this version of Hearth "
+                            f"({exc}); it was left as it was") from exc
+
+    def _rebuild_keywords(self, collection_id: int, stemming: bool) -> None:
+        """Drop and refill a collection's FTS table from the stored chunk text (inside the caller's transaction)."""
+        table = f"fts_{collection_id}"
+        self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        fts.create_table(self.db, table, stemming)
+        rows = self.db.execute("SELECT id, heading, text FROM chunks WHERE collection_id = ?",
+                               (collection_id,)).fetchall()
+        self.db.executemany(f"INSERT INTO {table} (heading, body, id) VALUES (?, ?, ?)",
+                            [_fts_row(r["id"], r["heading"], r["text"]) for r in rows])
 
     # ---- chroma ------------------------------------------------------------------------------------------------
     @property
@@ -119,14 +191,18 @@ class Store:
         return self._chroma
 
     def vectors(self, info: CollectionInfo):
-        return self.chroma.get_or_create_collection(
+        collection = self.chroma.get_or_create_collection(
             info.chroma_name, metadata={"hnsw:space": "cosine", "hearth_name": info.name, "model": info.model},
             embedding_function=None)
+        stray = self._stray.pop(info.id, None)
+        for i in range(0, len(stray or []), 1000):
+            collection.delete(ids=stray[i:i + 1000])
+        return collection
 
     # ---- collections -------------------------------------------------------------------------------------------
     def _info(self, row) -> CollectionInfo:
         return CollectionInfo(row["id"], row["name"], row["model"], row["chunk_tokens"], row["chunk_overlap"],
-                              row["created"])
+                              row["created"], bool(row["stemming"]))
 
     def collections(self) -> list[CollectionInfo]:
         with self._lock:
@@ -146,17 +222,26 @@ class Store:
                             "Make one with `hearth docs index PATH --collection NAME`.")
         return info
 
-    def create(self, name: str, model: str, chunk_tokens: int, chunk_overlap: int) -> CollectionInfo:
+    def create(self, name: str, model: str, chunk_tokens: int, chunk_overlap: int,
+               stemming: bool = True) -> CollectionInfo:
         name = name.strip()
         if not name or len(name) > 100:
             raise UserError("a collection needs a name of 1 to 100 characters")
         with self._lock, self.db:
-            self.db.execute("INSERT INTO collections (name, model, chunk_tokens, chunk_overlap, created) "
-                            "VALUES (?, ?, ?, ?, ?)", (name, model, chunk_tokens, chunk_overlap, time.time()))
+            self.db.execute("INSERT INTO collections (name, model, chunk_tokens, chunk_overlap, created, stemming) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (name, model, chunk_tokens, chunk_overlap, time.time(), int(stemming)))
             info = self.get(name)
-            self.db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS fts_{info.id} USING fts5("
-                            "text, id UNINDEXED, tokenize='porter unicode61')")
+            fts.create_table(self.db, f"fts_{info.id}", stemming)
         return info
+
+    def set_stemming(self, info: CollectionInfo, stemming: bool) -> CollectionInfo:
+        """Turn English stemming of the keyword index on or off: the index is rebuilt from the stored text (no
+        re-embedding)."""
+        with self._lock, self.db:
+            self.db.execute("UPDATE collections SET stemming = ? WHERE id = ?", (int(stemming), info.id))
+            self._rebuild_keywords(info.id, stemming)
+        return self.get(info.name)
 
     def remove(self, name: str) -> None:
         info = self.get(name)
@@ -165,7 +250,7 @@ class Store:
         except Exception:  # noqa: BLE001 - never created (no file indexed yet)
             pass
         with self._lock, self.db:
-            for table in ("sources", "files", "chunks"):
+            for table in ("sources", "files", "chunks", "chunk_copies"):
                 self.db.execute(f"DELETE FROM {table} WHERE collection_id = ?", (info.id,))
             self.db.execute(f"DROP TABLE IF EXISTS fts_{info.id}")
             self.db.execute("DELETE FROM collections WHERE id = ?", (info.id,))
@@ -179,6 +264,7 @@ class Store:
         with self._lock, self.db:
             self.db.execute("UPDATE collections SET model = ? WHERE id = ?", (model, info.id))
             self.db.execute("DELETE FROM chunks WHERE collection_id = ?", (info.id,))
+            self.db.execute("DELETE FROM chunk_copies WHERE collection_id = ?", (info.id,))
             self.db.execute(f"DELETE FROM fts_{info.id}")
             self.db.execute("UPDATE files SET state = ?, hash = NULL, chunks = 0 WHERE collection_id = ? "
                             "AND state != ?", (PENDING, info.id, FAILED))
@@ -221,34 +307,110 @@ class Store:
                             (size, mtime, info.id, path))
 
     def purge_file(self, info: CollectionInfo, path: str, forget: bool = False) -> None:
-        """Delete every chunk of `path` from both stores; with forget, the file's row too."""
+        """Delete every chunk of `path` from both stores; with forget, the file's row too. A chunk other files
+        hold copies of moves to the first of them instead (vector and keyword row kept)."""
         with self._lock:
             ids = [r["id"] for r in self.db.execute(
                 "SELECT id FROM chunks WHERE collection_id = ? AND path = ?", (info.id, path))]
-        self.vectors(info).delete(where={"file": path})  # also catches vectors written before their rows
+            heirs = self._heirs(info, ids, path)
+        vectors = self.vectors(info)
+        if heirs:  # metadata first: the delete by file below must not take the vectors that stay
+            vectors.update(ids=[cid for cid, _ in heirs],
+                           metadatas=[{"file": h["path"], "idx": h["idx"], "page": h["page_start"] or 0}
+                                      for _, h in heirs])
+        vectors.delete(where={"file": path})  # also catches vectors written before their rows
         with self._lock, self.db:
-            if ids:
-                self.db.executemany(f"DELETE FROM fts_{info.id} WHERE id = ?", [(i,) for i in ids])
+            for cid, heir in heirs:
+                self.db.execute("UPDATE chunks SET path = ?, idx = ?, page_start = ?, page_end = ?, char_start = ?,"
+                                " char_end = ? WHERE collection_id = ? AND id = ?",
+                                (heir["path"], heir["idx"], heir["page_start"], heir["page_end"],
+                                 heir["char_start"], heir["char_end"], info.id, cid))
+                self.db.execute("DELETE FROM chunk_copies WHERE rowid = ?", (heir["rowid"],))
+            kept = {cid for cid, _ in heirs}
+            gone = [(i,) for i in ids if i not in kept]
+            if gone:
+                self.db.executemany(f"DELETE FROM fts_{info.id} WHERE id = ?", gone)
+                self.db.executemany("DELETE FROM chunk_copies WHERE collection_id = ? AND chunk_id = ?",
+                                    [(info.id, i) for (i,) in gone])
             self.db.execute("DELETE FROM chunks WHERE collection_id = ? AND path = ?", (info.id, path))
+            self.db.execute("DELETE FROM chunk_copies WHERE collection_id = ? AND path = ?", (info.id, path))
             if forget:
                 self.db.execute("DELETE FROM files WHERE collection_id = ? AND path = ?", (info.id, path))
 
+    def _heirs(self, info: CollectionInfo, ids: list[str], path: str) -> list[tuple[str, sqlite3.Row]]:
+        """(chunk id, first copy in another file) for each of `ids` that has one."""
+        heirs = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT rowid, * FROM chunk_copies WHERE collection_id = ? AND path != ? AND chunk_id IN ({marks})"
+                " ORDER BY rowid", (info.id, path, *part)).fetchall()
+            first: dict[str, sqlite3.Row] = {}
+            for row in rows:
+                first.setdefault(row["chunk_id"], row)
+            heirs.extend(first.items())
+        return heirs
+
     def write_chunks(self, info: CollectionInfo, path: str, file_hash: str, start: int, chunks, vectors) -> None:
-        """Store chunks start.. of one file: vectors in Chroma first, then rows + keyword index in SQLite."""
-        ids = [chunk_id(file_hash, start + i) for i in range(len(chunks))]
-        metas = [{"file": path, "idx": start + i, "page": c.page_start if c.page_start is not None else 0}
-                 for i, c in enumerate(chunks)]
-        self.vectors(info).upsert(ids=ids, embeddings=vectors, metadatas=metas)
+        """Store chunks start.. of one file as they are (no check for identical chunks): vectors in Chroma first,
+        then rows + keyword index in SQLite."""
+        self._write_owned(info, path, file_hash, list(range(start, start + len(chunks))), chunks, vectors)
+
+    def add_chunks(self, info: CollectionInfo, path: str, file_hash: str, start: int, chunks, vectors) -> int:
+        """Store chunks start.. of one file, each chunk whose heading and text the collection already holds as a
+        copy of that one instead. `vectors[i]` may be None for a chunk that is known to be such a copy (an earlier
+        chunk of the same file). Returns how many were new."""
+        with self._lock:
+            owners = self._owners(info, {chunk_key(c.heading, c.text) for c in chunks})
+        new_idx, new_chunks, new_vectors, copies = [], [], [], []
+        for offset, (chunk, vector) in enumerate(zip(chunks, vectors)):
+            key, index = chunk_key(chunk.heading, chunk.text), start + offset
+            if key in owners:
+                copies.append((info.id, owners[key], path, index, chunk.page_start, chunk.page_end,
+                               chunk.char_start, chunk.char_end))
+                continue
+            if vector is None:
+                raise ValueError(f"chunk {index} of {path} has no vector and no identical stored chunk")
+            owners[key] = chunk_id(file_hash, index)
+            new_idx.append(index)
+            new_chunks.append(chunk)
+            new_vectors.append(vector)
+        if new_chunks:
+            self._write_owned(info, path, file_hash, new_idx, new_chunks, new_vectors)
+        if copies:
+            with self._lock, self.db:
+                self.db.executemany("INSERT INTO chunk_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?)", copies)
+        return len(new_chunks)
+
+    def _owners(self, info: CollectionInfo, keys: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        keys_list = sorted(keys)
+        for i in range(0, len(keys_list), 500):
+            part = keys_list[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(f"SELECT text_hash, id FROM chunks WHERE collection_id = ? AND text_hash IN "
+                                       f"({marks})", (info.id, *part)):
+                found.setdefault(row["text_hash"], row["id"])
+        return found
+
+    def _write_owned(self, info: CollectionInfo, path: str, file_hash: str, indexes: list[int], chunks,
+                     vectors) -> None:
+        ids = [chunk_id(file_hash, i) for i in indexes]
+        metas = [{"file": path, "idx": i, "page": c.page_start if c.page_start is not None else 0}
+                 for i, c in zip(indexes, chunks)]
+        import numpy as np
+
+        self.vectors(info).upsert(ids=ids, embeddings=np.asarray(vectors, dtype="float32"), metadatas=metas)
         with self._lock, self.db:
             self.db.executemany(f"DELETE FROM fts_{info.id} WHERE id = ?", [(i,) for i in ids])
             self.db.executemany(
                 "INSERT OR REPLACE INTO chunks (collection_id, id, path, idx, page_start, page_end, char_start,"
-                " char_end, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(info.id, cid, path, start + i, c.page_start, c.page_end, c.char_start, c.char_end, c.heading,
-                  c.text) for i, (cid, c) in enumerate(zip(ids, chunks))])
-            self.db.executemany(f"INSERT INTO fts_{info.id} (text, id) VALUES (?, ?)",
-                                [(f"{c.heading}\n{c.text}" if c.heading else c.text, cid)
-                                 for cid, c in zip(ids, chunks)])
+                " char_end, heading, text, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(info.id, cid, path, i, c.page_start, c.page_end, c.char_start, c.char_end, c.heading, c.text,
+                  chunk_key(c.heading, c.text)) for i, cid, c in zip(indexes, ids, chunks)])
+            self.db.executemany(f"INSERT INTO fts_{info.id} (heading, body, id) VALUES (?, ?, ?)",
+                                [_fts_row(cid, c.heading, c.text) for cid, c in zip(ids, chunks)])
 
     # ---- chunks ------------------------------------------------------------------------------------------------
     def chunk_rows(self, info: CollectionInfo, ids: list[str]) -> dict[str, ChunkRow]:
@@ -269,13 +431,16 @@ class Store:
         with self._lock:
             return self.db.execute("SELECT COUNT(*) FROM chunks WHERE collection_id = ?", (info.id,)).fetchone()[0]
 
-    def keyword_search(self, info: CollectionInfo, match: str, limit: int) -> list[tuple[str, float]]:
-        """(chunk id, bm25 score; higher is better) for an FTS5 MATCH expression."""
+    def keyword_search(self, info: CollectionInfo, match: str, limit: int,
+                       weights: tuple[float, float] = FIELD_WEIGHTS) -> list[tuple[str, float]]:
+        """(chunk id, bm25 score; higher is better) for an FTS5 MATCH expression over text made by
+        fts.index_text; `weights` are bm25()'s weights of the heading and body columns."""
+        table = f"fts_{info.id}"
         with self._lock:
             try:
                 rows = self.db.execute(
-                    f"SELECT id, bm25(fts_{info.id}) AS s FROM fts_{info.id} WHERE fts_{info.id} MATCH ? "
-                    "ORDER BY s LIMIT ?", (match, limit)).fetchall()
+                    f"SELECT id, bm25({table}, ?, ?) AS s FROM {table} WHERE {table} MATCH ? ORDER BY s LIMIT ?",
+                    (*weights, match, limit)).fetchall()
             except sqlite3.OperationalError:
                 return []
         return [(r["id"], -float(r["s"])) for r in rows]
@@ -294,8 +459,14 @@ class Store:
         with self._lock, self.db:
             stray = self.db.execute(f"DELETE FROM fts_{info.id} WHERE id NOT IN "
                                     "(SELECT id FROM chunks WHERE collection_id = ?)", (info.id,)).rowcount
+            self.db.execute("DELETE FROM chunk_copies WHERE collection_id = ? AND chunk_id NOT IN "
+                            "(SELECT id FROM chunks WHERE collection_id = ?)", (info.id, info.id))
         return len(stray_vectors) + max(0, stray)
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+
+def _fts_row(cid: str, heading: str | None, text: str) -> tuple[str, str, str]:
+    return fts.index_text(heading or ""), fts.index_text(text), cid

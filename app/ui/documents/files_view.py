@@ -1,4 +1,4 @@
-"""The files of a collection with their state (indexed / pending / failed + reason)."""
+"""The files of a collection with their state (indexed / pending / failed / duplicate / empty + reason)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
 
 from app.ui.open_file import open_file
 
-STATE_LABEL = {"indexed": "Indexed", "pending": "Pending", "failed": "Failed", "duplicate": "Duplicate"}
-STATE_COLOR = {"failed": "#b02a37", "pending": "#997404", "duplicate": "#6c757d"}
+STATE_LABEL = {"indexed": "Indexed", "pending": "Pending", "failed": "Failed", "duplicate": "Duplicate",
+               "empty": "Empty"}
+STATE_COLOR = {"failed": "#b02a37", "pending": "#997404", "duplicate": "#6c757d", "empty": "#6c757d"}
 
 
 class FilesView(QTreeWidget):

@@ -162,17 +162,17 @@ class DocumentsTab(QWidget):
         if info is None:
             return
         files = self.store.files(info)
-        indexed = sum(f.state == "indexed" for f in files)
-        failed = sum(f.state == "failed" for f in files)
-        chunks = sum(f.chunks for f in files if f.state == "indexed")
+        summary = docs_jobs.summarize(self.store, info, files)
         self.heading.setText(name)
-        self.heading.setToolTip("\n".join(self.store.sources(info)))
+        self.heading.setToolTip("\n".join(summary.sources))
         self._fill_embedders(info.model)
         self.files.set_files(files)
         if name not in self._index_jobs:
-            text = f"{len(files)} files · {indexed} indexed · {chunks} passages"
-            if failed:
-                text += f" · {failed} could not be read (see Details)"
+            text = f"{summary.files} files · {summary.indexed} indexed · {summary.chunks} passages"
+            if summary.failed:
+                text += f" · {summary.failed} could not be read (see Details)"
+            if summary.empty:
+                text += f" · {summary.empty} empty"
             self.status.setText(text)
         self._set_busy(name in self._index_jobs)
 
@@ -209,7 +209,7 @@ class DocumentsTab(QWidget):
 
         docs = self.ctx.settings.documents
         request = docs_jobs.IndexRequest(name, model=docs.embedder, chunk_tokens=docs.chunk_tokens,
-                                       chunk_overlap=docs.chunk_overlap)
+                                         chunk_overlap=docs.chunk_overlap, stemming=docs.stemming)
         try:
             open_collection(self.store, request)
         except Exception as exc:  # noqa: BLE001 - shown, not raised
@@ -265,7 +265,8 @@ class DocumentsTab(QWidget):
         if name in self._index_jobs and not add:
             self._rerun.add(name)  # changes while indexing: scan again when this run ends
             return self._index_jobs[name]
-        request = docs_jobs.IndexRequest(name, add=list(add or []), create=False)
+        request = docs_jobs.IndexRequest(name, add=list(add or []), create=False,
+                                         stemming=self.ctx.settings.documents.stemming)
         job = Job(docs_jobs.index_collection, request, name=f"Index {name}", resource=docs_jobs.RESOURCE)
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
