@@ -89,6 +89,7 @@ class TransformersBackend:
     def encode(self, rgb: np.ndarray):
         import torch
 
+        rgb = rgb if rgb.flags.writeable else rgb.copy()  # decoded photos are read-only; torch warns about those
         inputs = self.processor(images=rgb, return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device)
         with torch.inference_mode():

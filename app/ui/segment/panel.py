@@ -30,23 +30,32 @@ THUMB = 112
 class ModelPicker(QGroupBox):
     sig_model_chosen = Signal(str)  # path
     sig_open_file = Signal()
+    sig_open_folder = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__("Model", parent)
         layout = QVBoxLayout(self)
         self.combo = QComboBox()
-        self.combo.setToolTip("Segment Anything checkpoints in the models folder (kind: sam)")
+        self.combo.setToolTip("Segment Anything models in the models folder (kind: sam). The time is how long one "
+                              "photo takes to prepare (encode) on this computer, measured and remembered.")
         self.open_button = QPushButton("Open .pth…")
+        self.open_button.setToolTip("Open a SAM checkpoint file (.pth, .safetensors)")
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setToolTip("Open a Hugging Face model folder (SAM 2.1, EdgeTAM, SAM-HQ: config.json + "
+                                      "model.safetensors)")
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.info.setObjectName("modelInfo")
+        layout.addWidget(self.combo)
         row = QHBoxLayout()
-        row.addWidget(self.combo, 1)
         row.addWidget(self.open_button)
+        row.addWidget(self.folder_button)
+        row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.info)
         self.combo.activated.connect(lambda i: self.sig_model_chosen.emit(self.combo.itemData(i) or ""))
         self.open_button.clicked.connect(self.sig_open_file.emit)
+        self.folder_button.clicked.connect(self.sig_open_folder.emit)
 
     def set_models(self, entries: list[tuple[str, str]], current: str) -> None:
         """entries: (label, path)"""

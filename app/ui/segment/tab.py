@@ -35,10 +35,12 @@ from app.core.segment.cache import EmbeddingCache
 from app.core.segment.engine import SegmentEngine
 from app.core.segment.images import IMAGE_SUFFIXES, folder_images
 from app.core.segment.overlay import compose_overlay
+from app.core.segment import speed
 from app.core.segment.session import SegmentSession
 from app.core.errors import UserError
 from app.ui.context import AppContext
 from app.ui.segment.canvas import SegmentCanvas
+from app.ui.segment.everything import EverythingBox, EverythingController
 from app.ui.segment.panel import THUMB, CandidateStrip, DisplayToggles, ExportBox, LayerList, ModelPicker
 from app.ui.widgets import EmptyState
 
@@ -78,7 +80,7 @@ class SegmentTab(QWidget):
         outer.addWidget(self.stack)
         self.empty = EmptyState(
             "No Segment Anything model yet",
-            "Get SAM (vit_b is the smallest) in Models, or open a SAM checkpoint (.pth) you already have. "
+            "Get one in Models (EdgeTAM is the fastest on a CPU), or open a SAM checkpoint (.pth) you already have. "
             "Then open a photo and click on an object to cut it out.",
             [("Open .pth…", self.choose_model_file), ("Go to Models", lambda: self.ctx.show_tab("models"))],
         )
@@ -116,8 +118,9 @@ class SegmentTab(QWidget):
         self.toggles = DisplayToggles(self.settings.show_fill, self.settings.show_outline, self.settings.multimask)
         self.candidates = CandidateStrip()
         self.layers = LayerList()
+        self.everything = EverythingBox(self.settings.everything_min_area, self.settings.everything_points)
         self.exports = ExportBox()
-        for w in (self.picker, self.toggles, self.candidates, self.layers, self.exports):
+        for w in (self.picker, self.toggles, self.candidates, self.layers, self.everything, self.exports):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
         scroll = QScrollArea()
@@ -159,6 +162,8 @@ class SegmentTab(QWidget):
         self.fit_button.clicked.connect(self.canvas.fit)
         self.picker.sig_model_chosen.connect(self.use_model)
         self.picker.sig_open_file.connect(self.choose_model_file)
+        self.picker.sig_open_folder.connect(self.choose_model_folder)
+        self.everything_runner = EverythingController(self, self.everything)
         self.candidates.sig_chosen.connect(self.choose_candidate)
         self.layers.sig_selected.connect(self._select_layer)
         self.layers.sig_renamed.connect(lambda i, n: self._change(lambda: self.session.rename_layer(i, n)))
@@ -183,15 +188,35 @@ class SegmentTab(QWidget):
     # ---- models ------------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
         models = registry.installed("sam")
-        entries = [(f"{m.name}  ({m.size_bytes / 2**20:.0f} MB)", str(m.path)) for m in models]
+        entries = [(self._model_label(m.name, m.path, m.size_bytes), str(m.path)) for m in models]
         if not self.model_path:
             last = self.settings.last_model
             if last and Path(last).exists():
                 self.model_path = last
-            elif models:
-                self.model_path = str(models[0].path)
+            elif models:  # first use: the model whose encoder is fastest (EdgeTAM before SAM 2.1 before SAM 1)
+                self.model_path = speed.fastest([m.path for m in models])
         self.picker.set_models(entries, self.model_path)
         self.stack.setCurrentWidget(self.work if self.model_path else self.empty)
+
+    def _model_label(self, name: str, path, size_bytes: int) -> str:
+        """'edgetam — 0.62 s per photo' once measured on this computer, else its size."""
+        device = self.engine.sam.device if self.engine.sam is not None else None
+        found = speed.measured(self.settings.encode_seconds, path, device)
+        if found is None:
+            return f"{name}  ({size_bytes / 2**20:.0f} MB, speed not measured yet)"
+        seconds, dev = found
+        return f"{name} — {speed.describe(seconds)} per photo" + ("" if dev == "cpu" else f" ({dev.upper()})")
+
+    def _timing_text(self, sam) -> str:
+        found = speed.measured(self.settings.encode_seconds, sam.path, sam.device)
+        if found is None:
+            return "encode time is measured on the first photo"
+        return f"{speed.describe(found[0])} per photo here"
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (SAM 2.1, EdgeTAM, SAM-HQ)")
+        if folder:
+            self.use_model(folder)
 
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a Segment Anything checkpoint", "",
@@ -230,7 +255,7 @@ class SegmentTab(QWidget):
     def _on_model_loaded(self, sam) -> None:
         self.settings.last_model = str(sam.path)
         self.ctx.save_settings()
-        self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {sam.path.name}")
+        self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {self._timing_text(sam)}")
         self._set_status("Model ready." if self.opened is None else self.status.text())
 
     def _on_model_failed(self, message: str) -> None:
@@ -305,6 +330,7 @@ class SegmentTab(QWidget):
         self._open_source(Path(path))
 
     def _open_source(self, source) -> None:
+        self.everything_runner.cancel()  # its objects belong to the photo being replaced
         if self._preencode is not None:  # the user moved on: stop preparing other photos
             self._preencode.cancel()
             self._preencode = None
@@ -366,6 +392,11 @@ class SegmentTab(QWidget):
         if self.opened is None or emb.image_key != self.opened.image.key or emb.sam is not self.engine.sam:
             return  # a stale result (another photo or model since)
         self.embedding = emb
+        if emb.seconds is not None:  # measured once, remembered: the picker shows it before the next load
+            speed.remember(self.settings.encode_seconds, emb.sam.path, emb.sam.device, emb.seconds)
+            self.ctx.save_settings()
+            self.refresh_models()
+            self.picker.info.setText(f"{emb.sam.arch.name} on {emb.sam.device.upper()} — {self._timing_text(emb.sam)}")
         self._set_status(("Ready (embedding from cache)." if emb.from_cache else "Ready.")
                          + " Left click: object · right/Alt+click: background · drag: box.")
         self._schedule_decode()
@@ -528,4 +559,5 @@ class SegmentTab(QWidget):
         for handle in (self._load, self._encode, self._decode, self._preencode):
             if handle is not None:
                 handle.cancel()
+        self.everything_runner.cancel()
         self.ctx.save_settings()
