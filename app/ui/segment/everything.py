@@ -39,6 +39,7 @@ class EverythingBox(QGroupBox):
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.result.setObjectName("everythingResult")
+        self.result.hide()  # shown once there is something to say
         layout.addWidget(self.result)
         self.button.clicked.connect(self.sig_run.emit)
 
@@ -86,7 +87,7 @@ class EverythingController:
                                      replace="segment-everything")
         self.handle, self._started = handle, time.monotonic()
         self.box.set_running(True)
-        self.box.result.setText("")
+        self.box.result.hide()
         tab._set_status("Finding every object…")
         tab.progress.setValue(0)
         tab.progress.show()
@@ -104,9 +105,11 @@ class EverythingController:
         seconds = time.monotonic() - self._started
         objects = [(Prompts(((o.point[0], o.point[1], 1),)), o.prediction) for o in found]
         tab._change(lambda: tab.session.add_objects(objects))
-        text = (f"{len(found)} objects in {seconds:.1f} s — each is a layer; Undo removes them." if found else
+        what = "1 object" if len(found) == 1 else f"{len(found)} objects"
+        text = (f"{what} in {seconds:.1f} s — each is a layer; Undo removes them." if found else
                 "No objects found: lower the minimum area, or click on the objects instead.")
         self.box.result.setText(text)
+        self.box.result.show()
         tab._set_status(text)
 
     def _finished(self, handle) -> None:

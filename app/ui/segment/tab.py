@@ -126,6 +126,7 @@ class SegmentTab(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(250)
         scroll.resize(420, 600)
         split.addWidget(scroll)
@@ -199,13 +200,13 @@ class SegmentTab(QWidget):
         self.stack.setCurrentWidget(self.work if self.model_path else self.empty)
 
     def _model_label(self, name: str, path, size_bytes: int) -> str:
-        """'edgetam — 0.62 s per photo' once measured on this computer, else its size."""
+        """'edgetam — 0.62 s/photo' once measured on this computer, else its size."""
         device = self.engine.sam.device if self.engine.sam is not None else None
         found = speed.measured(self.settings.encode_seconds, path, device)
         if found is None:
-            return f"{name}  ({size_bytes / 2**20:.0f} MB, speed not measured yet)"
+            return f"{name}  ({size_bytes / 2**20:.0f} MB, not timed yet)"
         seconds, dev = found
-        return f"{name} — {speed.describe(seconds)} per photo" + ("" if dev == "cpu" else f" ({dev.upper()})")
+        return f"{name} — {speed.describe(seconds)}/photo" + ("" if dev == "cpu" else f" ({dev.upper()})")
 
     def _timing_text(self, sam) -> str:
         found = speed.measured(self.settings.encode_seconds, sam.path, sam.device)

@@ -164,3 +164,17 @@ def test_another_kind_of_model_folder_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(UserError, match="'bert' model, not Segment Anything"):
         load_sam(folder, "cpu")
+
+
+def test_edgetam_fused_encoder_matches_the_plain_transformers_model(edgetam_dir, image):
+    from transformers import EdgeTamModel, Sam2Processor
+
+    engine = engine_for(edgetam_dir)
+    pred = engine.predict(engine.encode(image), Prompts(((100, 120, 1),)))
+    raw_model = EdgeTamModel.from_pretrained(str(edgetam_dir)).eval()  # not re-parameterized
+    processor = Sam2Processor.from_pretrained(str(edgetam_dir))
+    inputs = processor(images=image.rgb, input_points=[[[[100, 120]]]], input_labels=[[[1]]], return_tensors="pt")
+    with torch.inference_mode():
+        out = raw_model(**inputs)
+    np.testing.assert_allclose(pred.low_res, out.pred_masks[0, 0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(pred.ious, out.iou_scores[0, 0].numpy(), atol=1e-5)

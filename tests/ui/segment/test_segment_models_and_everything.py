@@ -50,14 +50,14 @@ def test_picker_starts_with_the_fastest_model_and_remembers_its_encode_time(qtbo
     tab = make_tab()
     assert tab.model_path.endswith("edgetam")  # EdgeTAM (by its config) before a SAM 1 checkpoint
     labels = [tab.picker.combo.itemText(i) for i in range(tab.picker.combo.count())]
-    assert all("not measured yet" in label for label in labels)
+    assert all("not timed yet" in label for label in labels)
     tab.open_image(save_photo(tmp_path / "p.png"))
     ready(qtbot, tab)
     assert "EdgeTAM on CPU" in tab.picker.info.text() and "per photo here" in tab.picker.info.text()
     (key,) = tab.settings.encode_seconds
     assert key == "sam/edgetam@cpu" and len(tab.settings.encode_seconds[key]["seconds"]) == 1
     label = tab.picker.combo.itemText(tab.picker.combo.currentIndex())
-    assert label.startswith("edgetam — ") and label.endswith("per photo")
+    assert label.startswith("edgetam — ") and label.endswith("/photo")
 
     tab.add_point(100, 120)
     settled(qtbot, tab)
@@ -90,7 +90,7 @@ def test_segment_everything_adds_layers_exports_them_and_can_be_cancelled(qtbot,
     with qtbot.waitSignal(tab.everything_runner.run().sig_finished, timeout=60000):
         pass
     found = [l for l in tab.session.layers if l.prediction is not None]
-    assert found and len(found) == len(tab.session.layers) and "objects in" in tab.everything.result.text()
+    assert found and len(found) == len(tab.session.layers) and " in " in tab.everything.result.text()
     assert tab.layers.list.count() == len(found) and tab.overlay_rgba() is not None
     assert tab.settings.everything_min_area == 0
 
