@@ -13,12 +13,13 @@ defaults), the latter two saved with save_pretrained. Raw and Hearth runs altern
     and Hearth's click vs EdgeTamModel's raw decoder call (+ post_process_masks to full size)
   - SAM 2.1 tiny: Hearth's encode vs Sam2Processor + Sam2Model.get_image_embeddings, Hearth's click vs the model's
     forward with image_embeddings + post_process_masks
-  - segment everything (default model, 32 x 32 points, 64 per batch, IoU 0.88, stability 0.95, NMS 0.7): Hearth's
-    encode + everything job vs transformers' "mask-generation" pipeline on the same model; the mask heads are
-    scaled so random weights give decisive masks (identical model object for both paths)
+  - segment everything (default model, 32 x 32 points, 64 per batch, stability 0.95, NMS 0.7; predicted-IoU filter
+    off since random weights predict ~0.5 everywhere): Hearth's encode + everything job vs transformers'
+    "mask-generation" pipeline on the same model; the mask heads are scaled so random weights give decisive masks
+    (identical model object for both paths)
 Last line: one JSON object.
 
-    python tests/benchmarks/segment.py [--encodes 3] [--clicks 30] [--everything 2]
+    python tests/benchmarks/segment.py [--encodes 3] [--clicks 30] [--everything 2] [--points-per-side 32]
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--encodes", type=int, default=3)
     parser.add_argument("--clicks", type=int, default=30)
-    parser.add_argument("--everything", type=int, default=2)
+    parser.add_argument("--everything", type=int, default=2, help="segment-everything runs of each path")
+    parser.add_argument("--points-per-side", type=int, default=32, help="segment everything's grid")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-segment-"))
@@ -209,7 +211,7 @@ def main() -> int:
         reopen.append(time.perf_counter() - t)
         encodes += fresh.encoder_runs
 
-    every = bench_everything(default, image, size, args.everything)
+    every = bench_everything(default, image, size, args.everything, args.points_per_side)
 
     result = {
         "encode_ratio": round(med["hearth"] / med["raw"], 3),
@@ -253,7 +255,7 @@ def main() -> int:
     return 0
 
 
-def bench_everything(engine, image, display_size, runs: int) -> dict:
+def bench_everything(engine, image, display_size, runs: int, points_per_side: int) -> dict:
     """Cold photo (no cache) to every object: Hearth's encode + everything job vs transformers' pipeline."""
     import torch
     from PIL import Image
@@ -267,7 +269,9 @@ def bench_everything(engine, image, display_size, runs: int) -> dict:
         for name, param in sam.model.named_parameters():
             if "output_hypernetworks_mlps" in name and "proj_out" in name:
                 param.mul_(1e4)
-    params = EverythingParams(min_area=0)
+    # Random weights predict IoU ~0.5 for every mask, so that filter is off (0) on both sides; stability 0.95 and
+    # NMS 0.7 as in SAM's generator.
+    params = EverythingParams(points_per_side=points_per_side, pred_iou_thresh=0.0, min_area=0)
     generator = pipeline("mask-generation", model=sam.model, image_processor=sam.backend.processor, device="cpu")
     pil = Image.fromarray(image.rgb)
 

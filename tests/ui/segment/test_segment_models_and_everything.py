@@ -8,10 +8,9 @@ import pytest
 
 from app.core.models import registry
 from app.core.segment import speed
-from app.ui.segment.tab import SegmentTab
 from tests.core.segment.tiny_sam import save_photo, save_tiny_sam
 from tests.core.segment.tiny_sam2 import save_tiny
-from tests.ui.segment.test_segment_tab import Ctx, ready, settled
+from tests.ui.segment.test_segment_tab import make_tab, ready, settled, tiny_bytes  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -23,31 +22,18 @@ def models(tmp_path_factory):
 
 
 @pytest.fixture
-def make_tab(qtbot, models):
-    made = []
-
-    def make(settings=None):
-        holder = Ctx()
-        if settings is not None:
-            holder.ctx.settings = settings
-        tab = SegmentTab(holder.ctx)
-        tab.holder = holder
-        qtbot.addWidget(tab)
-        tab.resize(1100, 760)
-        tab.show()
-        made.append(tab)
-        return tab
-
+def installed(models):
     shutil.copytree(models["edgetam"], registry.kind_dir("sam") / "edgetam")
     shutil.copy(models["sam1"], registry.kind_dir("sam") / "sam_vit_b.pth")
-    yield make
-    for tab in made:
-        tab.shutdown()
-        tab.holder.jobs.shutdown(timeout_s=10)
 
 
-def test_picker_starts_with_the_fastest_model_and_remembers_its_encode_time(qtbot, make_tab, tmp_path):
-    tab = make_tab()
+@pytest.fixture
+def tab_maker(make_tab, installed):
+    return lambda settings=None: make_tab(install=False, settings=settings)
+
+
+def test_picker_starts_with_the_fastest_model_and_remembers_its_encode_time(qtbot, tab_maker, tmp_path):
+    tab = tab_maker()
     assert tab.model_path.endswith("edgetam")  # EdgeTAM (by its config) before a SAM 1 checkpoint
     labels = [tab.picker.combo.itemText(i) for i in range(tab.picker.combo.count())]
     assert all("not timed yet" in label for label in labels)
@@ -63,13 +49,13 @@ def test_picker_starts_with_the_fastest_model_and_remembers_its_encode_time(qtbo
     settled(qtbot, tab)
     assert sum(b.isEnabled() for b in tab.candidates.buttons) == 3
 
-    again = make_tab(tab.ctx.settings)  # as after a restart: the picker knows the time before loading anything
+    again = tab_maker(tab.ctx.settings)  # as after a restart: the picker knows the time before loading anything
     assert again.picker.combo.currentText() == label
     assert speed.measured(again.settings.encode_seconds, registry.kind_dir("sam") / "edgetam", "cpu")
 
 
-def test_segment_everything_adds_layers_exports_them_and_can_be_cancelled(qtbot, make_tab, tmp_path):
-    tab = make_tab()
+def test_segment_everything_adds_layers_exports_them_and_can_be_cancelled(qtbot, tab_maker, tmp_path):
+    tab = tab_maker()
     tab.settings.everything_iou = 0.0  # random weights: every candidate's predicted IoU is about 0.5
     tab.settings.everything_stability = 0.0
     tab.everything.min_area.setValue(0)
