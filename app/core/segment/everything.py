@@ -76,7 +76,8 @@ def segment_everything(engine: SegmentEngine, emb: Embedding, params: Everything
         with torch.inference_mode():
             low_res, iou = low_res.flatten(0, 1).float().cpu(), iou.flatten(0, 1).float().cpu()
             where = np.repeat(points, low_res.shape[0] // len(points), axis=0)
-            keep = iou > params.pred_iou_thresh if params.pred_iou_thresh > 0 else torch.ones_like(iou, dtype=torch.bool)
+            keep = iou > params.pred_iou_thresh if params.pred_iou_thresh > 0 else \
+                torch.ones_like(iou, dtype=torch.bool)
             low_res, iou, where = low_res[keep], iou[keep], where[keep.numpy()]
             if not len(iou):
                 continue

@@ -80,8 +80,9 @@ def inspect_folder(folder: str | Path) -> HfArch:
     data = read_config(Path(folder))
     model_type = str(data.get("model_type", ""))
     if model_type not in FAMILIES:
-        raise UserError(f"{Path(folder).name} holds a {model_type or 'unknown'!r} model, not Segment Anything. Hearth "
-                        "opens SAM 2 / 2.1, EdgeTAM, SAM and SAM-HQ folders in the Hugging Face format, and SAM .pth files.")
+        raise UserError(f"{Path(folder).name} holds a {model_type or 'unknown'!r} model, not Segment Anything. "
+                        "Hearth opens SAM 2 / 2.1, EdgeTAM, SAM and SAM-HQ folders in the Hugging Face format, and "
+                        "SAM .pth files.")
     family = FAMILIES[model_type][0]
     vision = data.get("vision_config") or {}
     prompt = data.get("prompt_encoder_config") or {}
@@ -89,7 +90,8 @@ def inspect_folder(folder: str | Path) -> HfArch:
     if family == "sam2":
         backbone = vision.get("backbone_config") or {}
         stages = tuple(backbone.get("blocks_per_stage") or (1, 2, 7, 2))
-        detail = f"hiera {HIERA[stages]}" if stages in HIERA and img_size == 1024 else f"custom (stages {list(stages)}, {img_size}px)"
+        known = stages in HIERA and img_size == 1024
+        detail = f"hiera {HIERA[stages]}" if known else f"custom (stages {list(stages)}, {img_size}px)"
     elif family == "edgetam":
         arch = (vision.get("backbone_config") or {}).get("architecture", "repvit_m1")
         detail = "RepViT-M1" if arch == "repvit_m1" else str(arch)

@@ -144,7 +144,8 @@ class SegmentSession:
         if not found:
             return 0
         snap = self.snapshot
-        layers = tuple(l for l in snap.layers if not (l.prompts.empty and l.prediction is None and len(snap.layers) == 1))
+        untouched = len(snap.layers) == 1 and snap.layers[0].prompts.empty and snap.layers[0].prediction is None
+        layers = () if untouched else snap.layers
         added = []
         for prompts, prediction in found:
             self._created += 1

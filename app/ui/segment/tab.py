@@ -397,7 +397,8 @@ class SegmentTab(QWidget):
             speed.remember(self.settings.encode_seconds, emb.sam.path, emb.sam.device, emb.seconds)
             self.ctx.save_settings()
             self.refresh_models()
-            self.picker.info.setText(f"{emb.sam.arch.name} on {emb.sam.device.upper()} — {self._timing_text(emb.sam)}")
+            sam = emb.sam
+            self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {self._timing_text(sam)}")
         self._set_status(("Ready (embedding from cache)." if emb.from_cache else "Ready.")
                          + " Left click: object · right/Alt+click: background · drag: box.")
         self._schedule_decode()
