@@ -88,6 +88,11 @@ class SegmentSettings:
     preencode: int = 2  # folder browsing: how many of the next photos to encode in the background
     last_model: str = ""  # path of the last SAM checkpoint used
     last_folder: str = ""
+    encode_seconds: dict = field(default_factory=dict)  # "model id@device" -> recent encoder times (speed.py)
+    everything_points: int = 32  # segment everything: the point grid is N x N
+    everything_iou: float = 0.88  # ... keeps masks whose predicted IoU is above this
+    everything_stability: float = 0.95  # ... and whose stability score is at least this
+    everything_min_area: int = 100  # ... and that cover at least this many photo pixels
 
 
 @dataclass

@@ -14,7 +14,8 @@ OPEN_FILE = "__open__"  # the combo entry that opens a file dialog (with open_in
 
 class ModelPicker(QWidget):
     """A combo of installed `kind` models (those `accept` keeps, labelled by `label`) and opened files, with an
-    "Open…" button (and with `open_in_list`, an entry at the end of the combo that does the same).
+    "Open…" button (and with `open_in_list`, an entry at the end of the combo that does the same). With
+    `folder_label`, a second button opens a model folder (a Hugging Face folder: config.json + weights).
 
     sig_changed: the current path changed, by the user or by select() — "" when nothing is chosen.
     sig_chosen: the user picked a model in the combo or opened a file (not emitted by select())."""
@@ -25,7 +26,8 @@ class ModelPicker(QWidget):
     def __init__(self, kind: str, open_label: str = "Open…", filters: str = "All files (*)",
                  parent: QWidget | None = None, stacked: bool = False,
                  accept: Callable[[object], bool] | None = None, label: Callable[[object], str] | None = None,
-                 empty_text: str = "No model installed", open_in_list: bool = False, min_chars: int = 8) -> None:
+                 empty_text: str = "No model installed", open_in_list: bool = False, min_chars: int = 8,
+                 folder_label: str | None = None) -> None:
         super().__init__(parent)
         self.kind, self.filters, self.open_label = kind, filters, open_label
         self._accept = accept or (lambda model: True)
@@ -41,6 +43,11 @@ class ModelPicker(QWidget):
         row.addWidget(self.combo, 1)
         row.addWidget(self.open_button)
         self.open_button.clicked.connect(self.open_file)
+        self.folder_button: QPushButton | None = None
+        if folder_label:
+            self.folder_button = QPushButton(folder_label)
+            row.addWidget(self.folder_button)
+            self.folder_button.clicked.connect(self.open_folder)
         self.combo.currentIndexChanged.connect(self._index_changed)
         self.combo.activated.connect(self._activated)
         self._current = ""
@@ -111,6 +118,13 @@ class ModelPicker(QWidget):
             self.sig_chosen.emit(path)
         else:
             self.refresh()  # the "Open…" entry must not stay selected
+
+    def open_folder(self) -> None:
+        """Ask for a model folder; it becomes current and is announced with sig_chosen."""
+        path = QFileDialog.getExistingDirectory(self, "Open a model folder", str(Path.home()))
+        if path:
+            self.select(path)
+            self.sig_chosen.emit(path)
 
     # ---- signals -----------------------------------------------------------------------------------------------
     def _index_changed(self, *_args) -> None:

@@ -116,6 +116,10 @@ def guess_kind(path: Path) -> tuple[str, str] | None:
             data = {}
         archs = " ".join(data.get("architectures") or [])
         cls = str(data.get("_class_name", ""))
+        from app.core.segment.hf import FAMILIES as SAM_FAMILIES  # stdlib-only module
+
+        if data.get("model_type") in SAM_FAMILIES:
+            return "sam", "transformers"
         if "ControlNet" in cls:
             return "controlnet", "diffusers"
         if "AutoencoderTiny" in cls or "AutoencoderKL" in cls:

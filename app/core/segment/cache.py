@@ -1,8 +1,10 @@
 """On-disk cache of image embeddings, keyed by (image pixel hash, model fingerprint), with a size cap and LRU
 eviction. Survives restarts: reopening an image runs the encoder zero times.
 
-One `.npz` file per entry (features as stored by the encoder, plus the sizes needed to decode masks). A hit
-touches the file's mtime, which is the LRU order; writes are atomic (temporary file, then rename).
+One `.npz` file per entry (features as stored by the encoder, plus the sizes needed to decode masks). A SAM 2 /
+EdgeTAM / SAM-HQ entry also holds the other feature maps its decoder reads (`extra_0`, `extra_1`: SAM 2's
+high-resolution maps), so a cache hit decodes exactly like a fresh encode. A hit touches the file's mtime, which is
+the LRU order; writes are atomic (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from app.core import paths
 class CachedEmbedding:
     features: np.ndarray  # 1 x C x h x w float32
     original_size: tuple[int, int]  # (H, W) of the image
-    input_size: tuple[int, int]  # (h, w) after resizing the long side to the encoder's size
+    input_size: tuple[int, int]  # (h, w) of the image as the encoder saw it (before padding to the square)
+    extra: tuple[np.ndarray, ...] = ()  # further feature maps the decoder reads, in the backend's order
 
 
 def default_dir() -> Path:
@@ -48,8 +51,9 @@ class EmbeddingCache:
         path = self._file(image_key, model_key)
         try:
             with np.load(path, allow_pickle=False) as data:
+                extra = tuple(np.array(data[f"extra_{i}"]) for i in range(sum(k.startswith("extra_") for k in data)))
                 entry = CachedEmbedding(np.array(data["features"]), tuple(int(x) for x in data["original_size"]),
-                                        tuple(int(x) for x in data["input_size"]))
+                                        tuple(int(x) for x in data["input_size"]), extra)
         except (OSError, KeyError, ValueError, EOFError):  # absent, or damaged: treat as a miss
             if path.exists():
                 path.unlink(missing_ok=True)
@@ -72,8 +76,9 @@ class EmbeddingCache:
         fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as fh:
+                extra = {f"extra_{i}": a.astype(np.float32, copy=False) for i, a in enumerate(entry.extra)}
                 np.savez(fh, features=entry.features.astype(np.float32, copy=False),
-                         original_size=np.array(entry.original_size), input_size=np.array(entry.input_size))
+                         original_size=np.array(entry.original_size), input_size=np.array(entry.input_size), **extra)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -21,21 +21,28 @@ def installed_sam_models():
     return registry.installed("sam")
 
 
+MODEL_SUFFIXES = (".pth", ".pt", ".safetensors")
+
+
 def resolve_model(spec: str | None) -> Path:
-    """`spec` is a path, an architecture name (vit_b / vit_l / vit_h, read from each installed checkpoint's
-    shapes, not its file name), an installed model's name, or None for the first installed model."""
+    """`spec` is a path (a SAM 1 checkpoint file or a Hugging Face model folder), an installed model's name
+    (`sam2.1-hiera-tiny`), an architecture name read from each installed model (vit_b / vit_l / vit_h from a
+    checkpoint's shapes, "EdgeTAM" or "SAM 2 hiera tiny" from a folder's config.json, never from file names), or None
+    for the installed model with the fastest encoder (speed.fastest)."""
+    from app.core.segment import speed
+
     if spec:
         as_path = Path(spec).expanduser()
-        if as_path.exists() or any(sep in spec for sep in ("/", "\\")) or as_path.suffix:
+        if as_path.exists() or any(sep in spec for sep in ("/", "\\")) or as_path.suffix.lower() in MODEL_SUFFIXES:
             if not as_path.exists():
                 raise UserError(f"Model file not found: {spec}")
             return as_path
     models = installed_sam_models()
-    if not models:
-        raise UserError("No Segment Anything model is installed. Get one in the Models tab (vit_b is the smallest), "
-                        "or pass --model PATH to a SAM .pth checkpoint.")
+    if not spec and not models:
+        raise UserError("No Segment Anything model is installed. Get one in the Models tab (EdgeTAM is the fastest "
+                        "on a CPU), or pass --model PATH to a SAM .pth checkpoint or model folder.")
     if not spec:
-        return models[0].path
+        return Path(speed.fastest([m.path for m in models]))
     for m in models:
         if m.name == spec or m.path.name == spec:
             return m.path
@@ -43,12 +50,18 @@ def resolve_model(spec: str | None) -> Path:
 
     for m in models:
         try:
-            if inspect_checkpoint(m.path).name == spec:
+            if inspect_checkpoint(m.path).name.lower() == spec.lower():
                 return m.path
         except UserError:
             continue
-    names = ", ".join(m.path.name for m in models)
-    raise UserError(f"No installed SAM model is {spec!r}. Installed: {names}. Pass --model PATH to use a file.")
+    from app.core.models import catalog
+
+    found = catalog.find(spec)
+    if found is not None and found[0].kind == "sam":
+        raise UserError(f"{spec} is not installed: get it in the Models tab or run `hearth models download {spec}`.")
+    names = ", ".join(m.path.name for m in models) or "none"
+    raise UserError(f"No installed SAM model is {spec!r}. Installed: {names}. Pass --model PATH to use a file "
+                    "or folder.")
 
 
 # ---- jobs ------------------------------------------------------------------------------------------------------
@@ -174,6 +187,26 @@ def check_inside(prompts: Prompts, size: tuple[int, int]) -> None:
             raise UserError(f"Box {x0:g},{y0:g},{x1:g},{y1:g} is outside the image ({w}x{h} pixels).")
 
 
+@dataclass
+class EverythingRequest:
+    engine: SegmentEngine
+    embedding: Embedding
+    params: object  # everything.EverythingParams
+    display_size: tuple[int, int]  # (w, h) of the screen copy: each object's mask is scaled to it here
+
+
+def everything_job(req: EverythingRequest, state) -> list:
+    """Segment everything (everything.segment_everything), then scale each object's mask to the screen size off
+    the GUI thread. Returns [FoundObject], largest first."""
+    from app.core.segment.everything import segment_everything
+
+    found = segment_everything(req.engine, req.embedding, req.params, state)
+    for obj in found:
+        state.check()
+        obj.prediction.mask(0, req.display_size)
+    return found
+
+
 # ---- exports ---------------------------------------------------------------------------------------------------
 @dataclass
 class ExportRequest:
@@ -192,26 +225,28 @@ def export_job(req: ExportRequest, state) -> dict:
     if not req.objects:
         raise UserError("Nothing to export yet: click on an object first.")
     h, w = req.rgb.shape[:2]
-    masks = []
-    for n, (label, pred, index) in enumerate(req.objects):
-        state.check()
-        state.progress(n / len(req.objects), "Scaling masks to full size")
-        masks.append((label, pred.mask(index), float(pred.ious[index])))
-    label, mask, _ = masks[0]
+
+    def masks():  # scaled to the full photo one at a time (every object of a 24 MP photo would not fit at once)
+        for n, (label, pred, index) in enumerate(req.objects):
+            state.check()
+            state.progress(n / len(req.objects), "Scaling masks to full size")
+            yield label, pred.mask(index), float(pred.ious[index])
+
+    mask = next(masks())[1] if req.kind in ("mask", "cutout", "inpaint") else None  # these write the first object
     out = {"path": str(req.path)}
     if req.kind == "mask":
         exports.save_mask_png(mask, req.path)
     elif req.kind == "cutout":
         exports.save_cutout(req.rgb, mask, req.path, crop=True)
     elif req.kind == "coco":
-        exports.save_coco(masks, req.image_name, (w, h), req.path)
+        exports.save_coco(masks(), req.image_name, (w, h), req.path)
     elif req.kind == "labelme":
         import os
 
         image_ref = req.image_name
         if req.image_path is not None:
             image_ref = os.path.relpath(req.image_path.resolve(), Path(req.path).resolve().parent)
-        exports.save_labelme([(l, m) for l, m, _ in masks], image_ref, (w, h), req.path)
+        exports.save_labelme(((l, m) for l, m, _ in masks()), image_ref, (w, h), req.path)
     elif req.kind == "inpaint":
         Path(req.path).parent.mkdir(parents=True, exist_ok=True)
         exports.save_mask_png(mask, req.path)

@@ -4,6 +4,7 @@ A checkpoint is a state dict (`.pth` / `.pt`, or `.safetensors`). Pickle-based f
 `torch.load(weights_only=True)`: a file that needs full unpickling (arbitrary code) is refused.
 The architecture (embedding width, depth, heads, global-attention blocks, image and patch size, decoder sizes) is
 read from the tensors' shapes, so a renamed vit_b, a vit_h, or a tiny test model all load through the same code.
+A folder is a Hugging Face format model (SAM 2 / 2.1, EdgeTAM, SAM-HQ...): `load_sam` hands it to `hf.load_hf`.
 torch and segment_anything are imported inside the functions that need them.
 """
 
@@ -58,12 +59,13 @@ class SamArch:
 
 @dataclass
 class LoadedSam:
-    model: object  # segment_anything.modeling.Sam, on `device`, in eval mode
-    arch: SamArch
+    model: object  # segment_anything.modeling.Sam or a transformers SAM-family model, on `device`, in eval mode
+    arch: object  # SamArch (a SAM 1 checkpoint) or hf.HfArch (a Hugging Face folder): .name, .img_size
     path: Path
     device: str
     fingerprint: str  # identifies the weights (not the file name): the embedding cache key's model part
     extra: dict = field(default_factory=dict)
+    backend: object = None  # backends.Sam1Backend / TransformersBackend: encode and decode for this family
 
 
 # ---- reading checkpoints ---------------------------------------------------------------------------------------
@@ -128,8 +130,23 @@ def _short(exc: BaseException) -> str:
     return text[0][:160] if text else type(exc).__name__
 
 
+def _foreign_format(state: dict) -> str | None:
+    """A sentence for weights of a SAM family Hearth opens another way, or None."""
+    if any(k.startswith("image_encoder.trunk.") for k in state):
+        return ("This is a SAM 2 checkpoint in Meta's original format. Hearth opens SAM 2 / 2.1 in the Hugging Face "
+                "format: download \"SAM 2.1 hiera tiny\" (or another size) in Models, or open a folder holding its "
+                "config.json and model.safetensors.")
+    if any(k.startswith("vision_encoder.") for k in state):
+        return ("These are the weights of a Hugging Face format model: open the folder that holds them together with "
+                "its config.json.")
+    return None
+
+
 def infer_arch(state: dict) -> SamArch:
     """Read the architecture from tensor shapes. UserError when the tensors are not a SAM model."""
+    foreign = _foreign_format(state)
+    if foreign:
+        raise UserError(foreign)
     try:
         patch = state["image_encoder.patch_embed.proj.weight"]  # [embed, 3, p, p]
         embed_dim, patch_size = int(patch.shape[0]), int(patch.shape[-1])
@@ -228,8 +245,13 @@ def fingerprint(state: dict, arch: SamArch) -> str:
     return h.hexdigest()
 
 
-def inspect_checkpoint(path: str | Path) -> SamArch:
-    """The architecture of a checkpoint (memory-mapped where the format allows, so vit_h is cheap to inspect)."""
+def inspect_checkpoint(path: str | Path):
+    """The architecture of a checkpoint file (memory-mapped where the format allows, so vit_h is cheap to inspect)
+    or of a Hugging Face model folder (from its config.json)."""
+    if Path(path).is_dir():
+        from app.core.segment.hf import inspect_folder
+
+        return inspect_folder(path)
     return infer_arch(read_state_dict(path, mmap=True))
 
 
@@ -257,11 +279,36 @@ def limit_cpu_threads() -> None:
         torch.set_num_threads(cores)
 
 
-def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
-    """Load a checkpoint (safely), build the matching model, move it to the best device."""
+def place(model, device: str) -> str:
+    """Move `model` to `device` in eval mode; out of GPU memory or a broken driver falls back to the CPU.
+    Returns the device used. On the CPU, torch uses no more threads than physical cores."""
     import torch
 
+    model.eval()
+    try:
+        model.to(device)
+    except Exception as exc:
+        if device == "cpu":
+            raise
+        logging.getLogger(__name__).warning("SAM could not move to %s (%s); using the CPU", device, exc)
+        torch.cuda.empty_cache() if device == "cuda" else None
+        device = "cpu"
+        model.to(device)
+    if device == "cpu":
+        limit_cpu_threads()
+    return device
+
+
+def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
+    """Load a checkpoint (safely), build the matching model, move it to the best device. A folder is loaded as a
+    Hugging Face format model (hf.load_hf)."""
+    from app.core.segment.backends import Sam1Backend
+
     path = Path(path)
+    if path.is_dir():
+        from app.core.segment.hf import load_hf
+
+        return load_hf(path, device, state)
     if state is not None:
         state.progress(None, f"Reading {path.name}")
     tensors = read_state_dict(path)
@@ -274,19 +321,6 @@ def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
     if missing:
         raise UserError(f"{path.name} is missing {len(missing)} SAM weights (first: {missing[0]}); the file may be "
                         "truncated or from another model family.")
-    dev = best_device(device)
-    if dev == "cpu":
-        limit_cpu_threads()
-    model.eval()
-    try:
-        model.to(dev)
-    except Exception as exc:  # out of GPU memory, a broken driver: fall back to the CPU
-        if dev == "cpu":
-            raise
-        logging.getLogger(__name__).warning("SAM could not move to %s (%s); using the CPU", dev, exc)
-        torch.cuda.empty_cache() if dev == "cuda" else None
-        dev = "cpu"
-        limit_cpu_threads()
-        model.to(dev)
+    dev = place(model, best_device(device))
     return LoadedSam(model=model, arch=arch, path=path, device=dev, fingerprint=fingerprint(tensors, arch),
-                     extra={"unexpected": list(unexpected)})
+                     extra={"unexpected": list(unexpected)}, backend=Sam1Backend(model, arch.img_size, dev))

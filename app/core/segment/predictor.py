@@ -10,6 +10,7 @@ click.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +37,14 @@ class Prompts:
 
 @dataclass
 class Embedding:
-    features: object  # torch.Tensor 1 x C x h x w on the model's device
+    features: tuple  # torch.Tensors on the model's device: the 1 x C x h x w embedding first, then what the
+    #                  decoder also reads (SAM 2's high-resolution maps, SAM-HQ's early ViT features); see backends
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]
     image_key: str
     sam: LoadedSam
     from_cache: bool = False
+    seconds: float | None = None  # how long the encoder took (None: from the cache)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Prediction:
     input_size: tuple[int, int]
     encoder_size: int
     display: dict = field(default_factory=dict, repr=False)  # (index, (w, h)) -> bool mask, filled on demand
+    letterbox: bool = True  # SAM 1 / SAM / SAM-HQ pad the photo to the square; SAM 2 / EdgeTAM stretch it
 
     @property
     def count(self) -> int:
@@ -70,11 +74,11 @@ class Prediction:
     def mask(self, index: int, size: tuple[int, int] | None = None) -> np.ndarray:
         """Binary mask of candidate `index` at `size` (width, height); default the full image size.
 
-        Full size uses SamPredictor's exact resampling (bilinear to the encoder's square, crop the padding,
-        bilinear to the photo). Other sizes (the screen copy, thumbnails) take one bilinear step straight to the
+        Full size uses the library's exact resampling: SamPredictor's (bilinear to the encoder's square, crop the
+        padding, bilinear to the photo), or for a stretched (SAM 2) input Sam2Processor's single bilinear step to the
+        photo. Other sizes (the screen copy, thumbnails) take one bilinear step straight to the
         size needed, cropping the padding afterwards: no full-resolution intermediate for a 24-megapixel photo."""
         import torch
-        import torch.nn.functional as F
 
         h, w = self.original_size
         out_w, out_h = size or (w, h)
@@ -82,21 +86,29 @@ class Prediction:
         cached = self.display.get(key)
         if cached is not None:
             return cached
-        ih, iw = self.input_size
         with torch.inference_mode():
             t = torch.from_numpy(self.low_res[index : index + 1][None])  # 1 x 1 x h x w
-            if (out_w, out_h) == (w, h):
-                t = F.interpolate(t, (self.encoder_size, self.encoder_size), mode="bilinear", align_corners=False)
-                t = t[..., :ih, :iw]
-                t = F.interpolate(t, (out_h, out_w), mode="bilinear", align_corners=False)
-            else:
-                full_h = max(out_h, round(self.encoder_size * out_h / ih))
-                full_w = max(out_w, round(self.encoder_size * out_w / iw))
-                t = F.interpolate(t, (full_h, full_w), mode="bilinear", align_corners=False)[..., :out_h, :out_w]
-            mask = (t[0, 0] > 0.0).numpy()
+            mask = (self.upscale(t, (out_w, out_h))[0, 0] > 0.0).numpy()
         if (out_w, out_h) != (w, h):
             self.display[key] = mask  # screen-size copies are small; keep them for redraws and undo
         return mask
+
+    def upscale(self, t, size: tuple[int, int]):
+        """Low-res logits N x C x h x w (torch) -> logits N x C x height x width at `size` (width, height), with
+        the resampling `mask` describes."""
+        import torch.nn.functional as F
+
+        h, w = self.original_size
+        out_w, out_h = size
+        ih, iw = self.input_size
+        if (out_w, out_h) == (w, h) and not self.letterbox:
+            return F.interpolate(t, (h, w), mode="bilinear", align_corners=False)
+        if (out_w, out_h) == (w, h):
+            t = F.interpolate(t, (self.encoder_size, self.encoder_size), mode="bilinear", align_corners=False)
+            return F.interpolate(t[..., :ih, :iw], (out_h, out_w), mode="bilinear", align_corners=False)
+        full_h = max(out_h, round(self.encoder_size * out_h / ih))
+        full_w = max(out_w, round(self.encoder_size * out_w / iw))
+        return F.interpolate(t, (full_h, full_w), mode="bilinear", align_corners=False)[..., :out_h, :out_w]
 
 
 class SegmentEngine:
@@ -113,9 +125,11 @@ class SegmentEngine:
 
     # ---- model -------------------------------------------------------------------------------------------------
     def load(self, path: str | Path, state=None) -> LoadedSam:
+        """Load a SAM 1 checkpoint file or a Hugging Face format folder (SAM 2 / 2.1, EdgeTAM, SAM-HQ)."""
         sam = load_sam(path, self.device, state)
-        for i, block in enumerate(sam.model.image_encoder.blocks):
-            block.register_forward_hook(_progress_hook(i, len(sam.model.image_encoder.blocks)))
+        blocks = sam.backend.blocks()
+        for i, block in enumerate(blocks):
+            block.register_forward_hook(_progress_hook(i, len(blocks)))
         with self._lock:
             self.sam = sam
             self._memory.clear()
@@ -148,7 +162,7 @@ class SegmentEngine:
             return None
         import torch
 
-        features = torch.from_numpy(entry.features).to(sam.device)
+        features = tuple(torch.from_numpy(a).to(sam.device) for a in (entry.features, *entry.extra))
         emb = Embedding(features, entry.original_size, entry.input_size, image.key, sam, from_cache=True)
         self._remember(key, emb)
         return emb
@@ -161,26 +175,21 @@ class SegmentEngine:
                 state.progress(1.0, "Embedding from cache")
             return emb
         sam = self.require()
-        import torch
-        from segment_anything.utils.transforms import ResizeLongestSide
-
         if state is not None:
             state.progress(0.0, f"Encoding {image.name}")
-        size = sam.arch.img_size
-        resized = ResizeLongestSide(size).apply_image(image.rgb)
-        tensor = torch.as_tensor(resized, device=sam.device).permute(2, 0, 1).contiguous()[None]
-        input_size = tuple(int(x) for x in tensor.shape[-2:])
         _tls.state, _tls.name = state, image.name
+        start = time.perf_counter()
         try:
-            with torch.inference_mode():
-                features = sam.model.image_encoder(sam.model.preprocess(tensor))
+            features, input_size = sam.backend.encode(image.rgb)
         finally:
             _tls.state = None
+        seconds = time.perf_counter() - start
         self.encoder_runs += 1
-        emb = Embedding(features, tuple(image.rgb.shape[:2]), input_size, image.key, sam)
+        emb = Embedding(features, tuple(image.rgb.shape[:2]), input_size, image.key, sam, seconds=seconds)
         if self.cache is not None:
+            arrays = [f.float().cpu().numpy() for f in features]
             self.cache.put(image.key, sam.fingerprint,
-                           CachedEmbedding(features.float().cpu().numpy(), emb.original_size, input_size))
+                           CachedEmbedding(arrays[0], emb.original_size, input_size, tuple(arrays[1:])))
         self._remember((image.key, sam.fingerprint), emb)
         return emb
 
@@ -198,32 +207,34 @@ class SegmentEngine:
         if prompts.empty:
             raise UserError("Add a point or a box first.")
         import torch
-        from segment_anything.utils.transforms import ResizeLongestSide
 
         sam = emb.sam
-        model, dev = sam.model, sam.device
-        transform = ResizeLongestSide(sam.arch.img_size)
+        backend, dev = sam.backend, sam.device
         H, W = emb.original_size
         points = labels = boxes = masks = None
         if prompts.points:
-            arr = np.array([(x, y) for x, y, _ in prompts.points], dtype=np.float64)
-            coords = transform.apply_coords(arr, (H, W))
+            coords = backend.to_input(np.array([(x, y) for x, y, _ in prompts.points]), (H, W))
             points = torch.as_tensor(coords, dtype=torch.float, device=dev)[None]
             labels = torch.as_tensor([int(l) for _, _, l in prompts.points], dtype=torch.int, device=dev)[None]
         if prompts.box is not None:
             x0, y0, x1, y1 = prompts.box
-            box = np.array([[min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]], dtype=np.float64)
-            boxes = torch.as_tensor(transform.apply_boxes(box, (H, W)), dtype=torch.float, device=dev)
+            corners = np.array([[min(x0, x1), min(y0, y1)], [max(x0, x1), max(y0, y1)]])
+            boxes = torch.as_tensor(backend.to_input(corners, (H, W)).reshape(1, 4), dtype=torch.float, device=dev)
         if mask_input is not None:
             masks = torch.as_tensor(np.asarray(mask_input, dtype=np.float32), device=dev)[None]
-        with torch.inference_mode():
-            sparse, dense = model.prompt_encoder(points=(points, labels) if points is not None else None,
-                                                 boxes=boxes, masks=masks)
-            low_res, iou = model.mask_decoder(image_embeddings=emb.features, image_pe=model.prompt_encoder.get_dense_pe(),
-                                              sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                              multimask_output=multimask)
+        low_res, iou = backend.decode(emb.features, points, labels, boxes, masks, multimask)
         return Prediction(low_res[0].float().cpu().numpy(), iou[0].float().cpu().numpy(), (H, W), emb.input_size,
-                          sam.arch.img_size)
+                          sam.arch.img_size, letterbox=backend.letterbox)
+
+    def decode_points(self, emb: Embedding, xy: np.ndarray, multimask: bool = True):
+        """One positive point per object for a batch of N points (image pixels, N x 2): (N x C x h x w low-res
+        logits, N x C predicted IoU) as torch tensors. The automatic mask generator's step."""
+        import torch
+
+        backend = emb.sam.backend
+        coords = torch.as_tensor(backend.to_input(xy, emb.original_size), dtype=torch.float, device=emb.sam.device)
+        labels = torch.ones(coords.shape[0], 1, dtype=torch.int, device=emb.sam.device)
+        return backend.decode(emb.features, coords[:, None, :], labels, None, None, multimask)
 
 
 def _progress_hook(index: int, total: int):

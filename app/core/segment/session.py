@@ -138,6 +138,23 @@ class SegmentSession:
         self._push(snap.layers + (layer,), len(snap.layers))
         return layer
 
+    def add_objects(self, found: list[tuple[Prompts, Prediction]]) -> int:
+        """Add one layer per (prompts, prediction) found by segment everything, in one undoable step. An untouched
+        empty first layer is replaced. Returns how many layers were added."""
+        if not found:
+            return 0
+        snap = self.snapshot
+        untouched = len(snap.layers) == 1 and snap.layers[0].prompts.empty and snap.layers[0].prediction is None
+        layers = () if untouched else snap.layers
+        added = []
+        for prompts, prediction in found:
+            self._created += 1
+            layer = _new_layer(f"object {self._created}", self._created - 1)
+            added.append(replace(layer, prompts=prompts, prediction=prediction))
+        layers = layers + tuple(added)
+        self._push(layers, len(layers) - len(added))
+        return len(added)
+
     def remove_layer(self, index: int) -> None:
         snap = self.snapshot
         layers = tuple(l for i, l in enumerate(snap.layers) if i != index)

@@ -29,16 +29,22 @@ THUMB = 112
 
 
 class ModelPicker(QGroupBox):
-    """The shared model picker (SAM checkpoints) and a line saying what is loaded."""
+    """The shared model picker (SAM checkpoints and Hugging Face SAM 2.1 / EdgeTAM / SAM-HQ folders) and a line
+    saying what is loaded. `label(model)` names each installed model (default: name and size)."""
 
     sig_model_chosen = Signal(str)  # path
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, label=None) -> None:
         super().__init__("Model", parent)
         layout = QVBoxLayout(self)
         self.picker = SharedPicker("sam", "Open .pth…", "SAM checkpoints (*.pth *.pt *.safetensors);;All files (*)",
-                                   label=lambda m: f"{m.name}  ({format_bytes(m.size_bytes)})")
-        self.picker.combo.setToolTip("Segment Anything checkpoints in the models folder (kind: sam)")
+                                   label=label or (lambda m: f"{m.name}  ({format_bytes(m.size_bytes)})"),
+                                   min_chars=12, folder_label="Folder…")
+        self.picker.combo.setToolTip("Segment Anything models in the models folder (kind: sam). The time is how long "
+                                     "one photo takes to prepare (encode) on this computer, measured and remembered.")
+        self.picker.open_button.setToolTip("Open a SAM checkpoint file (.pth, .safetensors)")
+        self.picker.folder_button.setToolTip("Open a Hugging Face model folder (SAM 2.1, EdgeTAM, SAM-HQ: "
+                                             "config.json + model.safetensors)")
         self.picker.sig_chosen.connect(self.sig_model_chosen)
         self.info = QLabel("")
         self.info.setWordWrap(True)

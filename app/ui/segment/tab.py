@@ -32,14 +32,17 @@ from app.core.imageio import DIALOG_FILTER
 from app.core.jobs import Job
 from app.core.models import registry
 from app.core.segment import jobs as sj
+from app.core.segment import speed
 from app.core.segment.cache import EmbeddingCache
 from app.core.segment.predictor import SegmentEngine
 from app.core.segment.images import IMAGE_SUFFIXES, folder_images
 from app.core.segment.overlay import compose_overlay
 from app.core.segment.session import SegmentSession
 from app.core.errors import UserError
+from app.core.units import format_bytes
 from app.ui.context import AppContext
 from app.ui.segment.canvas import SegmentCanvas
+from app.ui.segment.everything import EverythingBox, EverythingController
 from app.ui.segment.panel import THUMB, CandidateStrip, DisplayToggles, ExportBox, LayerList, ModelPicker
 from app.ui.widgets import EmptyState
 
@@ -79,7 +82,7 @@ class SegmentTab(QWidget):
         outer.addWidget(self.stack)
         self.empty = EmptyState(
             "No Segment Anything model yet",
-            "Get SAM (vit_b is the smallest) in Models, or open a SAM checkpoint (.pth) you already have. "
+            "Get one in Models (EdgeTAM is the fastest on a CPU), or open a SAM checkpoint (.pth) you already have. "
             "Then open a photo and click on an object to cut it out.",
             [("Open .pth…", self.choose_model_file), ("Go to Models", lambda: self.ctx.show_tab("models"))],
         )
@@ -113,17 +116,19 @@ class SegmentTab(QWidget):
         split.addWidget(self.canvas)
         side = QWidget()
         side_layout = QVBoxLayout(side)
-        self.picker = ModelPicker()
+        self.picker = ModelPicker(label=self._model_label)
         self.toggles = DisplayToggles(self.settings.show_fill, self.settings.show_outline, self.settings.multimask)
         self.candidates = CandidateStrip()
         self.layers = LayerList()
+        self.everything = EverythingBox(self.settings.everything_min_area, self.settings.everything_points)
         self.exports = ExportBox()
-        for w in (self.picker, self.toggles, self.candidates, self.layers, self.exports):
+        for w in (self.picker, self.toggles, self.candidates, self.layers, self.everything, self.exports):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(250)
         scroll.resize(420, 600)
         split.addWidget(scroll)
@@ -159,6 +164,7 @@ class SegmentTab(QWidget):
         self.clear_button.clicked.connect(self.clear_prompts)
         self.fit_button.clicked.connect(self.canvas.fit)
         self.picker.sig_model_chosen.connect(self.use_model)
+        self.everything_runner = EverythingController(self, self.everything)
         self.candidates.sig_chosen.connect(self.choose_candidate)
         self.layers.sig_selected.connect(self._select_layer)
         self.layers.sig_renamed.connect(lambda i, n: self._change(lambda: self.session.rename_layer(i, n)))
@@ -187,10 +193,26 @@ class SegmentTab(QWidget):
             models = registry.installed("sam")
             if last and Path(last).exists():
                 self.model_path = last
-            elif models:
-                self.model_path = str(models[0].path)
+            elif models:  # first use: the model whose encoder is fastest (EdgeTAM before SAM 2.1 before SAM 1)
+                self.model_path = speed.fastest([m.path for m in models])
         self.picker.picker.refresh(self.model_path)
         self.stack.setCurrentWidget(self.work if self.model_path else self.empty)
+
+    def _model_label(self, model) -> str:
+        """An installed model in the picker: 'edgetam — 0.62 s/photo' once measured on this computer, else its
+        size."""
+        device = self.engine.sam.device if self.engine.sam is not None else None
+        found = speed.measured(self.settings.encode_seconds, model.path, device)
+        if found is None:
+            return f"{model.name}  ({format_bytes(model.size_bytes)}, not timed yet)"
+        seconds, dev = found
+        return f"{model.name} — {speed.describe(seconds)}/photo" + ("" if dev == "cpu" else f" ({dev.upper()})")
+
+    def _timing_text(self, sam) -> str:
+        found = speed.measured(self.settings.encode_seconds, sam.path, sam.device)
+        if found is None:
+            return "encode time is measured on the first photo"
+        return f"{speed.describe(found[0])} per photo here"
 
     def choose_model_file(self) -> None:
         self.picker.picker.open_file()  # announces the file with sig_model_chosen → use_model
@@ -226,7 +248,7 @@ class SegmentTab(QWidget):
     def _on_model_loaded(self, sam) -> None:
         self.settings.last_model = str(sam.path)
         self.ctx.save_settings()
-        self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {sam.path.name}")
+        self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {self._timing_text(sam)}")
         self._set_status("Model ready." if self.opened is None else self.status.text())
 
     def _on_model_failed(self, message: str) -> None:
@@ -301,6 +323,7 @@ class SegmentTab(QWidget):
         self._open_source(Path(path))
 
     def _open_source(self, source) -> None:
+        self.everything_runner.cancel()  # its objects belong to the photo being replaced
         if self._preencode is not None:  # the user moved on: stop preparing other photos
             self._preencode.cancel()
             self._preencode = None
@@ -362,6 +385,12 @@ class SegmentTab(QWidget):
         if self.opened is None or emb.image_key != self.opened.image.key or emb.sam is not self.engine.sam:
             return  # a stale result (another photo or model since)
         self.embedding = emb
+        if emb.seconds is not None:  # measured once, remembered: the picker shows it before the next load
+            speed.remember(self.settings.encode_seconds, emb.sam.path, emb.sam.device, emb.seconds)
+            self.ctx.save_settings()
+            self.refresh_models()
+            sam = emb.sam
+            self.picker.info.setText(f"{sam.arch.name} on {sam.device.upper()} — {self._timing_text(sam)}")
         self._set_status(("Ready (embedding from cache)." if emb.from_cache else "Ready.")
                          + " Left click: object · right/Alt+click: background · drag: box.")
         self._schedule_decode()
@@ -524,4 +553,5 @@ class SegmentTab(QWidget):
         for handle in (self._load, self._encode, self._decode, self._preencode):
             if handle is not None:
                 handle.cancel()
+        self.everything_runner.cancel()
         self.ctx.save_settings()

@@ -76,7 +76,8 @@ def test_catalog_fit_labels_and_kind_filter(tab):
     assert [llama.child(i).text(0) for i in range(llama.childCount())][0] == "Q4_K_M (recommended)"
     view.kind.setCurrentIndex(view.kind.findData("sam"))
     names = [view.tree.topLevelItem(i).text(0) for i in range(view.tree.topLevelItemCount())]
-    assert names == ["Segment Anything ViT-B", "Segment Anything ViT-L", "Segment Anything ViT-H"]
+    assert names[:3] == ["Segment Anything ViT-B", "Segment Anything ViT-L", "Segment Anything ViT-H"]
+    assert {"EdgeTAM (SAM 2, on-device)", "SAM 2.1 Hiera Tiny", "SAM-HQ ViT-B"} <= set(names)
 
 
 def test_download_row_pause_resume_after_restart_and_install(tab, ctx, qtbot, server):
