@@ -161,11 +161,10 @@ def fingerprint(model, arch: HfArch) -> str:
     return h.hexdigest()
 
 
-def load_hf(folder: str | Path, device: str = "auto", state=None):
-    """Load a Hugging Face format SAM-family folder on the best device. Returns a `LoadedSam`."""
-    from app.core.segment.backends import TransformersBackend
-    from app.core.segment.model import LoadedSam, best_device, place
-
+def build_hf(folder: str | Path, state=None):
+    """Build the model of a Hugging Face format SAM-family folder (on the CPU, eval mode) and its image processor.
+    Returns (HfArch, model, processor); `model.load_sam` places it on a device. Raises UserError for a folder that is
+    not a SAM-family model, or whose weights are missing, foreign or truncated."""
     folder = Path(folder)
     if state is not None:
         state.progress(None, f"Reading {folder.name}")
@@ -178,10 +177,7 @@ def load_hf(folder: str | Path, device: str = "auto", state=None):
     model, processor = _from_pretrained(folder, arch)
     if arch.family == "edgetam":
         fuse_repvit(model)
-    dev = place(model, best_device(device))
-    backend = TransformersBackend(model, processor, arch.family, arch.img_size, dev)
-    return LoadedSam(model=model, arch=arch, path=folder, device=dev, fingerprint=fingerprint(model, arch),
-                     backend=backend)
+    return arch, model, processor
 
 
 def fuse_repvit(model) -> None:

@@ -4,7 +4,8 @@ A checkpoint is a state dict (`.pth` / `.pt`, or `.safetensors`). Pickle-based f
 `torch.load(weights_only=True)`: a file that needs full unpickling (arbitrary code) is refused.
 The architecture (embedding width, depth, heads, global-attention blocks, image and patch size, decoder sizes) is
 read from the tensors' shapes, so a renamed vit_b, a vit_h, or a tiny test model all load through the same code.
-A folder is a Hugging Face format model (SAM 2 / 2.1, EdgeTAM, SAM-HQ...): `load_sam` hands it to `hf.load_hf`.
+A folder is a Hugging Face format model (SAM 2 / 2.1, EdgeTAM, SAM-HQ...): `load_sam` builds it with
+`hf.build_hf`.
 torch and segment_anything are imported inside the functions that need them.
 """
 
@@ -301,14 +302,19 @@ def place(model, device: str) -> str:
 
 def load_sam(path: str | Path, device: str = "auto", state=None) -> LoadedSam:
     """Load a checkpoint (safely), build the matching model, move it to the best device. A folder is loaded as a
-    Hugging Face format model (hf.load_hf)."""
+    Hugging Face format model (hf.build_hf)."""
     from app.core.segment.backends import Sam1Backend
 
     path = Path(path)
     if path.is_dir():
-        from app.core.segment.hf import load_hf
+        from app.core.segment import hf
+        from app.core.segment.backends import TransformersBackend
 
-        return load_hf(path, device, state)
+        arch, model, processor = hf.build_hf(path, state)
+        dev = place(model, best_device(device))
+        backend = TransformersBackend(model, processor, arch.family, arch.img_size, dev)
+        return LoadedSam(model=model, arch=arch, path=path, device=dev, fingerprint=hf.fingerprint(model, arch),
+                         backend=backend)
     if state is not None:
         state.progress(None, f"Reading {path.name}")
     tensors = read_state_dict(path)
