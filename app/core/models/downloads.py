@@ -352,10 +352,13 @@ def _fetch_verified(fetcher: Fetcher, spec: DownloadSpec, item: DownloadItem, pa
             where[:] = _locate(item)
         return where[0], where[1]
 
+    # A folder's files are checked as files (a SAM 2.1 folder's model.safetensors is not a SAM 1 checkpoint); the
+    # folder is checked as a model of its kind once complete (_install).
+    kind = None if spec.folder else spec.kind
     for round_ in (1, 2):
-        digest, joined = fetcher.fetch(item, part, locate, spec.kind)
+        digest, joined = fetcher.fetch(item, part, locate, kind)
         try:
-            _verify(item, part, digest, spec.kind, fetcher.state)
+            _verify(item, part, digest, kind, fetcher.state)
             return
         except UserError as exc:
             if round_ == 1 and joined and not isinstance(exc, _Unconfirmed):

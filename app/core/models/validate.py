@@ -9,7 +9,8 @@ What is checked (headers and directories only: fast even for multi-GB files, no 
 - PyTorch checkpoints (.pth/.pt/.ckpt/.bin): the zip archive torch.save writes (central directory at the end, every
   member inside the file, a `data.pkl`). A legacy pickle checkpoint has no such structure and is reported as not
   checkable. SAM checkpoints (kind "sam") are also read weights-only and their architecture recognised from the
-  tensor shapes by the Segment loader (`app.core.segment.model.inspect_checkpoint`), unless `deep=False`.
+  tensor shapes by the Segment loader (`app.core.segment.model.inspect_checkpoint`), unless `deep=False`; a SAM
+  folder (Hugging Face format: SAM 2.1, EdgeTAM, SAM-HQ) must name a SAM-family model in its config.json.
 - JSON files: parse.
 - Folders: diffusers folders need `model_index.json` and, for every model component it lists, the component's
   folder with its weights; other folders need at least one weights file; sharded checkpoints need every shard
@@ -150,7 +151,11 @@ def check_folder(path: Path | str, kind: str | None = None, files: bool = True, 
                                 "missing.")
     if files:
         for file in everything:
-            check_file(file, kind, name=file.relative_to(path).as_posix(), deep=deep)
+            # A SAM folder holds a Hugging Face model's weights (SAM 2.1, EdgeTAM, SAM-HQ), not SAM 1 checkpoints:
+            # its files get the structural check only, and the folder is recognised from its config.json below.
+            check_file(file, None if kind == "sam" else kind, name=file.relative_to(path).as_posix(), deep=deep)
+    if kind == "sam" and deep:
+        _check_sam(path)
 
 
 def _weights(folder: Path, recursive: bool) -> list[Path]:

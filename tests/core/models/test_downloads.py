@@ -157,6 +157,36 @@ def test_folder_model_from_hub_patterns(online):
     assert sorted(p.name for p in model.path.iterdir()) == ["config.json", "model.safetensors", "modules.json"]
 
 
+@pytest.mark.slow
+def test_sam2_folder_from_hub_installs_as_one_model(online, tmp_path):
+    """A catalog SAM 2 family folder (a tiny EdgeTAM) is checked at install as a model of its kind: config.json must
+    name a SAM-family model, else the files go to quarantine."""
+    import json
+
+    from app.core.models.catalog import CatalogEntry, CatalogFile
+    from tests.core.segment.tiny_sam2 import save_tiny
+
+    folder = save_tiny(tmp_path / "edgetam", "edgetam")
+    config = json.loads((folder / "config.json").read_text())
+    for repo, model_type in (("acme/tiny-edgetam", config["model_type"]), ("acme/not-sam", "bert")):
+        size = 0
+        for file in sorted(folder.iterdir()):
+            data = json.dumps({**config, "model_type": model_type}).encode() if file.name == "config.json" \
+                else file.read_bytes()
+            online.add_hub_file(repo, file.name, data)
+            size += len(data)
+        entry = CatalogEntry(repo.split("/")[1], repo, "sam", "transformers", "apache-2.0", True, "",
+                             (CatalogFile("fp32", size, include=("*.json", "*.safetensors")),), repo=repo)
+        spec = downloads.spec_from_catalog(entry, entry.files[0])
+        if model_type == "bert":
+            with pytest.raises(downloads.Quarantined, match="not Segment Anything"):
+                downloads.download(spec, JobState())
+        else:
+            model = downloads.download(spec, JobState())
+            assert (model.id, model.format) == ("sam/tiny-edgetam", "transformers")
+    assert [m.id for m in registry.installed()] == ["sam/tiny-edgetam"]
+
+
 def test_offline_download_is_a_clear_no_network_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="No network"):

@@ -158,3 +158,22 @@ def test_import_from_the_cli_refuses_with_the_reason(subprocess_env, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "\nerror: cli-cut.gguf is incomplete" in r.stderr
     assert "Traceback" not in r.stderr and nothing_imported()
+
+
+@pytest.mark.slow
+def test_a_sam2_folder_is_checked_as_one_model(tmp_path):
+    """A Hugging Face SAM-family folder (a tiny EdgeTAM, built by transformers) imports: its model.safetensors is
+    checked as safetensors, not read as a SAM 1 checkpoint, and its config.json must name a SAM-family model."""
+    import shutil
+
+    from tests.core.segment.tiny_sam2 import save_tiny
+
+    folder = save_tiny(tmp_path / "edgetam", "edgetam")
+    model = registry.import_model(folder)
+    assert (model.id, model.format, model.problem) == ("sam/edgetam", "transformers", None)
+    other = shutil.copytree(folder, tmp_path / "not-sam")
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    with pytest.raises(UserError, match="not Segment Anything"):
+        registry.import_model(other, kind="sam")
+    assert [m.id for m in registry.installed()] == ["sam/edgetam"]
