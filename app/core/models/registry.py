@@ -209,6 +209,13 @@ def record_source(path: Path, source: dict) -> None:
         _write_sources(root, data)
 
 
+def source_of(path: Path) -> dict:
+    """What was recorded about the model at `path` ({} when nothing was)."""
+    root = paths.models_dir()
+    entry = _read_sources(root).get(_key(path, root), {})
+    return dict(entry) if isinstance(entry, dict) else {}
+
+
 def _forget_source(path: Path) -> None:
     root = paths.models_dir()
     with _sources_lock:
