@@ -89,10 +89,12 @@ def to_rgb8(im):
     return im.convert("RGB")
 
 
-def open_rgb(source: str | Path | bytes, max_side: int | None = None, name: str | None = None):
+def open_rgb(source: str | Path | bytes, max_side: int | None = None, name: str | None = None,
+             shortest: bool = False):
     """Decode `source` (a path, or the bytes of a pasted image) to an 8-bit RGB PIL image, EXIF-rotated, with its
-    longest side ≤ max_side (None: full size). Returns (image, original_size). UserError with one sentence for a
-    missing file, a folder, a non-image, a damaged file, or one too large to decode in bounded memory."""
+    longest side ≤ max_side (None: full size; shortest=True: its shorter side ≤ max_side, for encoders that
+    resize the shorter side and crop, like CLIP). Returns (image, original_size). UserError with one sentence
+    for a missing file, a folder, a non-image, a damaged file, or one too large to decode in bounded memory."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own byte limit applies below
@@ -127,8 +129,11 @@ def open_rgb(source: str | Path | bytes, max_side: int | None = None, name: str 
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UserError(f"{name} could not be decoded: the file looks damaged or truncated ({exc}).") from None
     original = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    if max_side and max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    side = min(rgb.size) if shortest else max(rgb.size)
+    if max_side and side > max_side:
+        scale = max_side / side
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     return rgb, original
 
 
