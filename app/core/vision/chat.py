@@ -33,36 +33,39 @@ from app.core.vision.projector import ProjectorInfo, check_pair, mismatch_messag
 
 log = logging.getLogger(__name__)
 
-_mtmd_log: deque[str] = deque(maxlen=80)
-_mtmd_callback = None  # keeps the ctypes callback alive
 _MISMATCH = re.compile(r"text model \(n_embd = (\d+)\) and mmproj \(n_embd = (\d+)\)")
+_mtmd_routed = False
+
+
+def _chat_engine():
+    """The chat package's llama.cpp module (engine.py; llama.py after the chat restructure)."""
+    try:
+        from app.core.chat import engine
+    except ImportError:  # pragma: no cover - depends on which chat layout is merged
+        from app.core.chat import llama as engine
+    return engine
+
+
+def _native_log() -> deque:
+    """The last lines llama.cpp and libmtmd logged (the chat engine keeps them to explain a refusal)."""
+    return _chat_engine()._llama_log
 
 
 def route_mtmd_logs() -> None:
-    """Send libmtmd / clip.cpp's C logging to Python logging (not the terminal); keep the last lines for errors."""
-    global _mtmd_callback
-    if _mtmd_callback is not None:
+    """Send libmtmd / clip.cpp's C logging where llama.cpp's goes: Python logging and the chat engine's record of
+    the last lines (not the terminal)."""
+    global _mtmd_routed
+    if _mtmd_routed:
         return
     import ctypes
 
-    import llama_cpp
     import llama_cpp.mtmd_cpp as mtmd_cpp
 
-    mtmd_logger = logging.getLogger("llama.cpp.mtmd")
-
-    @llama_cpp.llama_log_callback
-    def _cb(level, text, _user):  # noqa: ANN001 - ctypes signature
-        try:
-            line = text.decode("utf-8", errors="replace").rstrip()
-        except Exception:
-            return
-        if line:
-            _mtmd_log.append(line)
-            mtmd_logger.debug("%s", line)
-
-    mtmd_cpp.mtmd_log_set(_cb, ctypes.c_void_p(0))
-    mtmd_cpp.mtmd_helper_log_set(_cb, ctypes.c_void_p(0))
-    _mtmd_callback = _cb
+    engine = _chat_engine()
+    engine._install_llama_logging()
+    mtmd_cpp.mtmd_log_set(engine._log_callback, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_helper_log_set(engine._log_callback, ctypes.c_void_p(0))
+    _mtmd_routed = True
 
 
 def build_handler(projector: ProjectorInfo | str | Path, use_gpu: bool = True):
@@ -83,7 +86,7 @@ def attach(llm, projector: ProjectorInfo, model_name: str = "the model", use_gpu
     route_mtmd_logs()
     handler = build_handler(projector, use_gpu=use_gpu)
     verbose = llm.verbose
-    _mtmd_log.clear()
+    _native_log().clear()
     try:
         llm.verbose = True  # see build_handler: no file-descriptor redirection
         with _quiet():
@@ -97,14 +100,15 @@ def attach(llm, projector: ProjectorInfo, model_name: str = "the model", use_gpu
 
 
 def _attach_error(projector: ProjectorInfo, model_name: str, exc: Exception) -> UserError:
-    text = "\n".join(_mtmd_log)
+    lines = list(_native_log())
+    text = "\n".join(lines)
     match = _MISMATCH.search(text)
     if match:
         return UserError(mismatch_message(projector.path.name, int(match.group(2)), model_name, int(match.group(1))))
     if "unknown projector type" in text:
         return UserError(f"{projector.path.name} uses a projector type ({projector.projector_type}) this version of "
                          "llama.cpp does not know. Update Hearth, or use another vision model.")
-    reasons = [ln.strip() for ln in _mtmd_log if "error" in ln.lower() or "failed" in ln.lower()]
+    reasons = [ln.strip() for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
     detail = reasons[-1] if reasons else str(exc)
     return UserError(f"llama.cpp could not load the projector {projector.path.name}: {detail}.")
 
@@ -163,7 +167,7 @@ class VisionChat:
         model_path = Path(model_path).expanduser()
         info = gguf_info.read(model_path)
         projector = check_pair(info, projector_path if projector_path else require_projector(model_path, info))
-        model = _chat_model_class().load(model_path, state=state, **load_kwargs)
+        model = _chat_engine().ChatModel.load(model_path, state=state, **load_kwargs)
         try:
             handler = attach(_llama_of(model), projector, model_path.name, use_gpu=use_gpu)
         except BaseException:
@@ -264,14 +268,6 @@ def _quiet():
     finally:
         if buf.getvalue():
             log.debug("llama-cpp-python output:\n%s", buf.getvalue()[-4000:])
-
-
-def _chat_model_class():
-    try:  # the chat package's loader (engine.py; llama.py after the chat restructure)
-        from app.core.chat.engine import ChatModel
-    except ImportError:  # pragma: no cover - depends on which chat layout is merged
-        from app.core.chat.llama import ChatModel
-    return ChatModel
 
 
 def _llama_of(model):
