@@ -111,7 +111,12 @@ def test_20000_square_png_is_refused_with_bounded_memory(tmp_path, subprocess_en
         f"    prepare_image({str(path)!r}, max_side=896); msg = None\n"
         "except UserError as e:\n"
         "    msg = str(e)\n"
-        "print(json.dumps({'msg': msg, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        "try:  # peak RSS of this process image (ru_maxrss would carry over the parent's from before exec)\n"
+        "    hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]\n"
+        "    rss = int(hwm.split()[1]) / 1024\n"
+        "except OSError:\n"
+        "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != 'darwin' else 2**20)\n"
+        "print(json.dumps({'msg': msg, 'rss_mb': rss}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
