@@ -24,7 +24,7 @@ from pathlib import Path
 from app.core import paths
 from app.core.errors import UserError
 
-KINDS = ("chat", "embedding", "reranker", "diffusion", "controlnet", "vae", "lora", "sam", "depth")
+KINDS = ("chat", "embedding", "reranker", "diffusion", "controlnet", "vae", "lora", "sam", "depth", "clip")
 PARTIAL_SUFFIXES = (".part", ".incomplete", ".tmp")
 _QUANT = re.compile(r"(?i)(IQ\d_[A-Z0-9_]+|Q\d_K_[SML]|Q\d_K|Q\d_\d|Q\d|F16|BF16|F32)")
 
@@ -128,6 +128,8 @@ def guess_kind(path: Path) -> tuple[str, str] | None:
             return "reranker", "transformers"
         if "DepthEstimation" in archs or "Dpt" in archs or "DPT" in archs:
             return "depth", "transformers"
+        if "CLIPModel" in archs or data.get("model_type") == "clip":
+            return "clip", "transformers"
     return None
 
 
@@ -219,6 +221,13 @@ def record_source(path: Path, source: dict) -> None:
         data = _read_sources(root)
         data[_key(path, root)] = {**source, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         _write_sources(root, data)
+
+
+def source_of(path: Path) -> dict:
+    """What was recorded about the model at `path` ({} when nothing was)."""
+    root = paths.models_dir()
+    entry = _read_sources(root).get(_key(path, root), {})
+    return dict(entry) if isinstance(entry, dict) else {}
 
 
 def _forget_source(path: Path) -> None:
