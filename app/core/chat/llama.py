@@ -40,11 +40,12 @@ _llama_log: deque[str] = deque(maxlen=80)
 _log_callback = None  # keeps the ctypes callback alive
 
 
-def _install_llama_logging() -> None:
-    """Route llama.cpp's C logging to Python logging (not the terminal) and remember the last lines for errors."""
+def install_llama_logging():
+    """Route llama.cpp's C logging to Python logging (not the terminal) and remember the last lines for error
+    messages (recent_native_log). Idempotent. Returns the ctypes log callback (see route_native_log)."""
     global _log_callback
     if _log_callback is not None:
-        return
+        return _log_callback
     import ctypes
 
     import llama_cpp
@@ -64,6 +65,38 @@ def _install_llama_logging() -> None:
 
     llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
     _log_callback = _cb
+    return _cb
+
+
+def route_native_log(set_log) -> None:
+    """Send another ggml library's C log through llama.cpp's routing: `set_log(callback, user_data)` is that
+    library's setter, e.g. llama_cpp.mtmd_cpp.mtmd_log_set for libmtmd (vision projectors)."""
+    import ctypes
+
+    set_log(install_llama_logging(), ctypes.c_void_p(0))
+
+
+def clear_native_log() -> None:
+    """Forget the remembered log lines (before a step whose failure they should explain)."""
+    _llama_log.clear()
+
+
+def recent_native_log() -> list[str]:
+    """The last lines (at most 80) llama.cpp and the libraries routed to it logged, oldest first."""
+    return list(_llama_log)
+
+
+@contextlib.contextmanager
+def stderr_to_log(what: str):
+    """llama-cpp-python prints to sys.stderr when verbose (load notes, the rendered prompt): keep it in the debug
+    log under `what` instead of the terminal."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buf):
+            yield
+    finally:
+        if buf.getvalue():
+            log.debug("%s:\n%s", what, buf.getvalue()[-4000:])
 
 
 @dataclass(frozen=True)
@@ -119,6 +152,57 @@ class ChatResult:
                 "dropped_messages": self.dropped_messages, "shortened_messages": self.shortened_messages,
                 "reused_tokens": self.reused_tokens,
                 **({"documents": self.documents.to_json()} if self.documents is not None else {})}
+
+
+@dataclass
+class Streamed:
+    """What stream_tokens read: the pieces of text, when the first came (time.perf_counter) and why it ended
+    (llama-cpp-python's finish_reason: "stop", "length"; "cancelled"; None when the stream just ended)."""
+
+    pieces: list[str]
+    first: float | None
+    finish: str | None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def stopped(self) -> str:
+        """ChatResult.stopped: "eos" (end of turn or a stop string), "length" or "cancelled"."""
+        return {"stop": "eos"}.get(self.finish or "", self.finish or "eos")
+
+    def tokens_per_s(self, generated: int, end: float) -> float:
+        """Generation speed from the first piece to `end` (perf_counter) for `generated` tokens."""
+        first = self.first or end
+        return (generated - 1) / (end - first) if generated > 1 and end > first else 0.0
+
+
+def stream_tokens(stream, state: JobState) -> Streamed:
+    """Drain a llama-cpp-python stream (create_completion or create_chat_completion with stream=True): each piece
+    of text goes to state.partial as a Token; state.cancelled ends it after the current piece. The stream is
+    closed in any case."""
+    pieces: list[str] = []
+    partial = state.partial
+    first = None
+    finish = None
+    try:
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            piece = choice["text"] if "text" in choice else (choice.get("delta") or {}).get("content") or ""
+            if piece:
+                if first is None:
+                    first = time.perf_counter()
+                pieces.append(piece)
+                partial(Token(piece))
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+            if state.cancelled:
+                finish = "cancelled"
+                break
+    finally:
+        stream.close()
+    return Streamed(pieces, first, finish)
 
 
 @dataclass
@@ -273,7 +357,7 @@ class ChatModel:
 
         import llama_cpp
 
-        _install_llama_logging()
+        install_llama_logging()
         supported = bool(llama_cpp.llama_supports_gpu_offload())
         gpu_layers = plan_gpu_layers(info, n_ctx, None if n_gpu_layers in (None, -1) else n_gpu_layers, supported)
         if check_memory:
@@ -292,7 +376,7 @@ class ChatModel:
         kwargs = dict(n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=gpu_layers,
                       use_mmap=use_mmap, flash_attn=flash_attn, verbose=True, hearth_progress=on_progress)
         with _load_lock:
-            _llama_log.clear()
+            clear_native_log()
             llm = None
             try:
                 llm = cls._construct(cls_, str(path), kwargs)
@@ -320,17 +404,12 @@ class ChatModel:
 
     @staticmethod
     def _construct(cls_, path: str, kwargs: dict, info=None):
-        buf = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(buf):
-                return cls_(path, **kwargs)
-        finally:
-            if buf.getvalue():
-                log.debug("llama-cpp-python load output:\n%s", buf.getvalue()[-4000:])
+        with stderr_to_log("llama-cpp-python load output"):
+            return cls_(path, **kwargs)
 
     @staticmethod
     def _load_error(info: gguf_info.GGUFInfo, exc: Exception) -> UserError:
-        lines = list(_llama_log)
+        lines = recent_native_log()
         text = "\n".join(lines)
         name = info.path.name
         if "unknown model architecture" in text:
@@ -449,37 +528,17 @@ class ChatModel:
             sampling["seed"] = int.from_bytes(os.urandom(4), "little")
         import llama_cpp
 
-        pieces: list[str] = []
-        partial = state.partial
         start = time.perf_counter()
-        first = None
-        finish = None
         stream = llm.create_completion(tokens, max_tokens=max_new, stream=True, stop=stops or None,
                                        stopping_criteria=llama_cpp.StoppingCriteriaList([count]), **sampling)
-        try:
-            for chunk in stream:
-                choice = chunk["choices"][0]
-                piece = choice["text"]
-                if piece:
-                    if first is None:
-                        first = time.perf_counter()
-                    pieces.append(piece)
-                    partial(Token(piece))
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if state.cancelled:
-                    finish = "cancelled"
-                    break
-        finally:
-            stream.close()
+        streamed = stream_tokens(stream, state)
         end = time.perf_counter()
-        first = first or end
-        stopped = {"stop": "eos", "length": "length", "cancelled": "cancelled"}.get(finish or "", finish or "eos")
+        stopped = streamed.stopped
         if stopped in ("eos", "length") and generated:
             generated -= 1  # the criterion also saw the end-of-turn token / the one past max_tokens
-        tps = (generated - 1) / (end - first) if generated > 1 and end > first else 0.0
-        return ChatResult(text="".join(pieces), completion_tokens=generated, prompt_tokens=len(tokens),
-                          ttft_s=first - start, tokens_per_s=tps, stopped=stopped, n_ctx=self.n_ctx,
+        return ChatResult(text=streamed.text, completion_tokens=generated, prompt_tokens=len(tokens),
+                          ttft_s=(streamed.first or end) - start, tokens_per_s=streamed.tokens_per_s(generated, end),
+                          stopped=stopped, n_ctx=self.n_ctx,
                           dropped_messages=fitted.dropped, shortened_messages=fitted.shortened,
                           reused_tokens=reused, seconds=end - start)
 
@@ -493,6 +552,15 @@ class ChatModel:
             raise UserError("The grammar cannot be used: llama.cpp could not parse it (GBNF, with a `root` rule).")
         llama_cpp.llama_sampler_free(sampler)
         return llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+
+    @contextlib.contextmanager
+    def hold(self):
+        """The loaded llama_cpp.Llama, for a caller that drives llama-cpp-python itself (vision chat through
+        MTMDChatHandler), held as a chat() holds it: other replies wait. Raises UserError once closed."""
+        with self._lock:
+            if self._llm is None:
+                raise UserError("The chat model was closed. Load it again.")
+            yield self._llm
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next turn evaluates its whole prompt)."""

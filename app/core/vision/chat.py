@@ -15,16 +15,13 @@ format the handler reads, and the one OpenAI-compatible servers take.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import re
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.chat import gguf_info
+from app.core.chat import gguf_info, llama
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
 from app.core.vision.images import PreparedImage, prepare_image
@@ -37,34 +34,16 @@ _MISMATCH = re.compile(r"text model \(n_embd = (\d+)\) and mmproj \(n_embd = (\d
 _mtmd_routed = False
 
 
-def _chat_engine():
-    """The chat package's llama.cpp module (engine.py; llama.py after the chat restructure)."""
-    try:
-        from app.core.chat import engine
-    except ImportError:  # pragma: no cover - depends on which chat layout is merged
-        from app.core.chat import llama as engine
-    return engine
-
-
-def _native_log() -> deque:
-    """The last lines llama.cpp and libmtmd logged (the chat engine keeps them to explain a refusal)."""
-    return _chat_engine()._llama_log
-
-
 def route_mtmd_logs() -> None:
     """Send libmtmd / clip.cpp's C logging where llama.cpp's goes: Python logging and the chat engine's record of
     the last lines (not the terminal)."""
     global _mtmd_routed
     if _mtmd_routed:
         return
-    import ctypes
-
     import llama_cpp.mtmd_cpp as mtmd_cpp
 
-    engine = _chat_engine()
-    engine._install_llama_logging()
-    mtmd_cpp.mtmd_log_set(engine._log_callback, ctypes.c_void_p(0))
-    mtmd_cpp.mtmd_helper_log_set(engine._log_callback, ctypes.c_void_p(0))
+    llama.route_native_log(mtmd_cpp.mtmd_log_set)
+    llama.route_native_log(mtmd_cpp.mtmd_helper_log_set)
     _mtmd_routed = True
 
 
@@ -86,10 +65,10 @@ def attach(llm, projector: ProjectorInfo, model_name: str = "the model", use_gpu
     route_mtmd_logs()
     handler = build_handler(projector, use_gpu=use_gpu)
     verbose = llm.verbose
-    _native_log().clear()
+    llama.clear_native_log()
     try:
         llm.verbose = True  # see build_handler: no file-descriptor redirection
-        with _quiet():
+        with llama.stderr_to_log("llama-cpp-python output"):
             handler._init_mtmd_context(llm)
     except ValueError as exc:
         raise _attach_error(projector, model_name, exc) from None
@@ -100,7 +79,7 @@ def attach(llm, projector: ProjectorInfo, model_name: str = "the model", use_gpu
 
 
 def _attach_error(projector: ProjectorInfo, model_name: str, exc: Exception) -> UserError:
-    lines = list(_native_log())
+    lines = llama.recent_native_log()
     text = "\n".join(lines)
     match = _MISMATCH.search(text)
     if match:
@@ -167,9 +146,10 @@ class VisionChat:
         model_path = Path(model_path).expanduser()
         info = gguf_info.read(model_path)
         projector = check_pair(info, projector_path if projector_path else require_projector(model_path, info))
-        model = _chat_engine().ChatModel.load(model_path, state=state, **load_kwargs)
+        model = llama.ChatModel.load(model_path, state=state, **load_kwargs)
         try:
-            handler = attach(_llama_of(model), projector, model_path.name, use_gpu=use_gpu)
+            with model.hold() as llm:
+                handler = attach(llm, projector, model_path.name, use_gpu=use_gpu)
         except BaseException:
             model.close()
             raise
@@ -179,16 +159,13 @@ class VisionChat:
               seed: int | None = None, top_p: float = 0.95, top_k: int = 40, min_p: float = 0.05,
               repeat_penalty: float = 1.0, stop: list[str] | None = None,
               state: JobState | None = None) -> VisionResult:
-        """Answer `messages` (see module doc). Pieces of text go to state.partial(str) as they come.
+        """Answer `messages` (see module doc). A Token partial goes to state.partial per piece of text.
 
-        Raises UserError for an unreadable image or an empty conversation; JobCancelled when cancelled before the
-        first token (afterwards the partial reply is returned with stopped="cancelled")."""
+        Raises UserError for an unreadable image, an empty conversation or a closed model; JobCancelled when
+        cancelled before the first token (afterwards the partial reply is returned with stopped="cancelled")."""
         if not messages:
             raise UserError("There is nothing to answer: the conversation is empty.")
         state = state or JobState()
-        llm = _llama_of(self.model)
-        if llm is None:
-            raise UserError("The vision model was closed. Load it again.")
         start = time.perf_counter()
         n_images = sum(len(m.get("images") or []) for m in messages)
         if n_images:
@@ -196,46 +173,28 @@ class VisionChat:
         prepared = to_openai_messages(messages, self.projector.input_side)
         state.check()
         state.progress(None, "Reading the images" if n_images else "Reading the prompt")
-        pieces: list[str] = []
-        first = None
-        finish = None
-        try:
-            with _quiet():
-                stream = llm.create_chat_completion(
-                    messages=prepared, max_tokens=max_tokens, temperature=max(0.0, temperature), seed=seed,
-                    top_p=top_p, top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty, stop=stop or [],
-                    stream=True)
-            prompt_tokens = int(llm.n_tokens)
+        with self.model.hold() as llm:
             try:
-                for chunk in stream:
-                    choice = chunk["choices"][0]
-                    piece = choice.get("delta", {}).get("content") or ""
-                    if piece:
-                        if first is None:
-                            first = time.perf_counter()
-                        pieces.append(piece)
-                        state.partial(piece)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                    if state.cancelled:
-                        finish = "cancelled"
-                        break
+                with llama.stderr_to_log("llama-cpp-python output"):
+                    stream = llm.create_chat_completion(
+                        messages=prepared, max_tokens=max_tokens, temperature=max(0.0, temperature), seed=seed,
+                        top_p=top_p, top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty, stop=stop or [],
+                        stream=True)
+                prompt_tokens = int(llm.n_tokens)
+                streamed = llama.stream_tokens(stream, state)
+                # every emitted token but the last is evaluated (n_tokens grows); an end-of-turn token is not
+                generated = max(0, int(llm.n_tokens) - prompt_tokens) + (
+                    1 if streamed.pieces and streamed.finish != "stop" else 0)
+            except ValueError as exc:  # the handler's own errors: prompt longer than the context, bad image bytes
+                raise UserError(_reply_error(exc, llm)) from None
             finally:
-                stream.close()
-            # every emitted token but the last is evaluated (n_tokens grows); an end-of-turn token is not emitted
-            generated = max(0, int(llm.n_tokens) - prompt_tokens) + (1 if pieces and finish != "stop" else 0)
-        except ValueError as exc:  # the handler's own errors: prompt longer than the context, bad image bytes
-            raise UserError(_reply_error(exc, llm)) from None
-        finally:
-            self.model.reset_cache()  # image positions hold no token ids: never reuse this cache for text
+                llm.reset()  # image positions hold no token ids: never reuse this cache for text
         end = time.perf_counter()
-        if finish == "cancelled" and not pieces:
+        if streamed.finish == "cancelled" and not streamed.pieces:
             raise JobCancelled()
-        first = first or end
-        tps = (generated - 1) / (end - first) if generated > 1 and end > first else 0.0
-        stopped = {"stop": "eos", "length": "length"}.get(finish or "", finish or "eos")
-        return VisionResult(text="".join(pieces), completion_tokens=generated, prompt_tokens=prompt_tokens,
-                            images=n_images, ttft_s=first - start, tokens_per_s=tps, stopped=stopped,
+        return VisionResult(text=streamed.text, completion_tokens=generated, prompt_tokens=prompt_tokens,
+                            images=n_images, ttft_s=(streamed.first or end) - start,
+                            tokens_per_s=streamed.tokens_per_s(generated, end), stopped=streamed.stopped,
                             seconds=end - start)
 
     def close(self) -> None:
@@ -256,20 +215,3 @@ def _reply_error(exc: Exception, llm) -> str:
     if "bitmap" in text.lower():
         return "llama.cpp could not decode one of the images."
     return f"llama.cpp could not answer: {text}."
-
-
-@contextlib.contextmanager
-def _quiet():
-    """llama-cpp-python prints the rendered prompt and some notes to sys.stderr when verbose: log them instead."""
-    buf = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(buf):
-            yield
-    finally:
-        if buf.getvalue():
-            log.debug("llama-cpp-python output:\n%s", buf.getvalue()[-4000:])
-
-
-def _llama_of(model):
-    """The llama_cpp.Llama inside a ChatModel (None once closed)."""
-    return model._llm

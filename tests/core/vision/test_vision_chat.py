@@ -52,7 +52,7 @@ def test_image_is_encoded_and_the_model_replies(vision, tiny_vlm, photos):
     with_image, pieces = ask(vision, [photos["red"]])
     two_images, _ = ask(vision, [photos["red"], photos["blue"]])
     assert with_image.images == 1 and with_image.completion_tokens >= 1 and with_image.stopped == "length"
-    assert "".join(pieces) == with_image.text and pieces
+    assert "".join(p.text for p in pieces) == with_image.text and pieces
     # 32x32 input, 8x8 patches: each image adds 16 embeddings to the prompt
     assert with_image.prompt_tokens >= text_only.prompt_tokens + 16
     assert two_images.prompt_tokens >= with_image.prompt_tokens + 16
