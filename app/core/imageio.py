@@ -1,5 +1,6 @@
 """Opening images one way everywhere: Segment (open, folder, paste), Images (starting image, mask, control image,
-dropped PNGs) and the `hearth image` / `hearth segment` commands.
+dropped PNGs), vision chat and CLIP (app/core/vision/images.py) and the `hearth image` / `hearth segment` /
+`hearth clip` commands. A source is a file path or the bytes of an image (a pasted one).
 
 Callers get 8-bit pixels the right way up, or a UserError with one sentence:
 
@@ -12,11 +13,15 @@ Callers get 8-bit pixels the right way up, or a UserError with one sentence:
 - palette, LA and RGBA images are flattened onto a background (white for photos, black for masks); CMYK (through
   its ICC profile when it has one), YCbCr, LAB, HSV and 1-bit images are converted;
 - an image whose header declares more than PIXEL_LIMIT pixels is refused before any pixel is decoded, so memory
-  stays bounded and Pillow's DecompressionBombError never reaches the user.
+  stays bounded and Pillow's DecompressionBombError never reaches the user;
+- a caller that will downscale (vision models, CLIP) may ask for a `draft` size: a JPEG is then decoded at 1/2, 1/4
+  or 1/8 scale while both sides stay at least that large (Pillow's draft mode), and the limit applies to the
+  pixels actually decoded.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,44 +78,71 @@ def _existing(path) -> Path:
 
 
 @contextmanager
-def opened(path):
+def opened(source, name: str | None = None, draft: int | None = None):
     """Pillow's Image.open with Hearth's checks: the pixel limit read from the header, and one-sentence errors
-    (UserError; NotAnImage for an unknown format) for everything that goes wrong while the file is open."""
+    (UserError; NotAnImage for an unknown format) for everything that goes wrong while the file is open.
+    `source`: a path, or an image's bytes (called `name`, default "pasted image"); `draft`: see the module notes."""
+    with _opened(source, name, draft) as (im, _size):
+        yield im
+
+
+@contextmanager
+def _opened(source, name: str | None, draft: int | None):
+    """opened(), also yielding the size (width, height) the file declares, before any draft reduction."""
     from PIL import Image, UnidentifiedImageError
 
-    path = _existing(path)
+    if isinstance(source, (bytes, bytearray)):
+        name, fh = name or "pasted image", io.BytesIO(source)
+    else:
+        fh = _existing(source)
+        name = name or fh.name
     _quiet_pillow()
     try:
-        with Image.open(path) as im:
-            check_pixels(im.width, im.height, path.name)
-            yield im
+        with Image.open(fh) as im:
+            size = im.size
+            if draft and im.format == "JPEG":
+                im.draft(im.mode, (draft, draft))  # scale 1/2..1/8 while both sides stay >= draft
+            check_pixels(im.width, im.height, name)
+            yield im, size
     except UserError:
         raise
     except UnidentifiedImageError:
-        raise NotAnImage(f"{path.name} is not an image Hearth can read ({READABLE}).") from None
+        raise NotAnImage(f"{name} is not an image Hearth can read ({READABLE}).") from None
     except Image.DecompressionBombError as exc:  # Pillow's limit lowered below Hearth's, or a frame beyond it
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise UserError(too_large_message(path.name, int(found.group(1)) if found else PIXEL_LIMIT + 1)) from None
+        raise UserError(too_large_message(name, int(found.group(1)) if found else PIXEL_LIMIT + 1)) from None
     except MemoryError:
-        raise UserError(f"{path.name} is too large to open in the memory available.") from None
+        raise UserError(f"{name} is too large to open in the memory available.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UserError(f"{path.name} could not be decoded: the file looks damaged or truncated ({exc}).") from None
+        raise UserError(f"{name} could not be decoded: the file looks damaged or truncated ({exc}).") from None
 
 
-def open_image(path, mode: str = "RGB"):
-    """The image at `path` as an 8-bit PIL image in `mode` ("RGB" or "L"), EXIF orientation applied, pixels
-    loaded (the file is closed again). Transparent parts lie on white ("RGB") or black ("L": a mask keeps them).
+def open_image(source, mode: str = "RGB", name: str | None = None):
+    """The image at `source` (a path, or an image's bytes called `name`) as an 8-bit PIL image in `mode` ("RGB"
+    or "L"), EXIF orientation applied, pixels loaded (the file is closed again). Transparent parts lie on white
+    ("RGB") or black ("L": a mask keeps them).
 
     Raises UserError: missing file, a folder, not an image, damaged, above PIXEL_LIMIT."""
+    return read_image(source, mode, name)[0]
+
+
+def read_image(source, mode: str = "RGB", name: str | None = None, draft: int | None = None):
+    """open_image with a `draft` size (module notes), also returning the picture's full size (width, height) as
+    shown, EXIF orientation applied, whatever the draft decoded. Returns (PIL image, (width, height))."""
     try:
-        with opened(path) as im:
+        with _opened(source, name, draft) as (im, (width, height)):
+            drafted = im.size != (width, height)
             im.load()  # decode now, while the file is open (to_8bit may hand back the file's own image)
             orientation = _orientation(im)  # after load: Pillow turns TIFFs itself and then drops their tag
-            return _upright(to_8bit(im, mode), orientation)
+            image = _upright(to_8bit(im, mode), orientation)
+            if not drafted:
+                return image, image.size
+            return image, (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     except NotAnImage:
-        if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        if isinstance(source, (bytes, bytearray)) or Path(source).suffix.lower() not in (".tif", ".tiff"):
             raise
-        return _open_tiff_with_opencv(Path(path), mode)
+        image = _open_tiff_with_opencv(Path(source), mode)
+        return image, image.size
 
 
 def _orientation(im) -> int:

@@ -25,8 +25,9 @@ import numpy as np
 
 from app.core import paths
 from app.core.errors import UserError
+from app.core.imageio import IMAGE_SUFFIXES
 from app.core.jobs import JobState
-from app.core.vision.images import IMAGE_SUFFIXES, open_rgb
+from app.core.vision.images import open_rgb
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT);

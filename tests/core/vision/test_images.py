@@ -120,15 +120,24 @@ def test_20000_square_png_is_refused_with_bounded_memory(tmp_path, subprocess_en
     )
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["msg"] and "huge.png is too large to open safely (400 megapixels)" in result["msg"]
+    assert result["msg"] and "huge.png is too large to open (400 megapixels" in result["msg"]
     assert result["rss_mb"] < 400, result  # 400 MP would need 400 MB for the grey pixels alone
 
 
-def test_pixels_over_the_decode_budget_are_refused_before_decoding(tmp_path):
-    # 150 MP RGBA: under Pillow's decompression-bomb limit, over Hearth's 512 MB decode budget
-    path = _rgba_header_only(tmp_path / "tall.png", 1000, 150000)
-    with pytest.raises(UserError, match="tall.png is 1000×150000 pixels .150 megapixels.: too large to open"):
+def test_pixels_over_the_limit_are_refused_before_decoding(tmp_path):
+    # 180 MP RGBA: over Hearth's limit (app/core/imageio.py: 179 MP, 537 MB as 8-bit RGB), refused from the header
+    path = _rgba_header_only(tmp_path / "tall.png", 1000, 180000)
+    with pytest.raises(UserError, match="tall.png is too large to open .*180 megapixels"):
         open_rgb(path)
+
+
+def test_a_big_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    """A JPEG bound for a small input is decoded at 1/2..1/8 scale (Pillow's draft mode), and still reports the
+    photo's full size."""
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 2000), (200, 30, 30)).save(path)
+    rgb, original = open_rgb(path, 224, shortest=True)
+    assert original == (4000, 2000) and rgb.size == (448, 224)
 
 
 def _rgba_header_only(path, width, height):
