@@ -53,8 +53,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace, state) -> int:
     from app.core.segment import exports
     from app.core.segment import jobs as sj
-    from app.core.segment.cache import EmbeddingCache
-    from app.core.segment.predictor import Prompts, SegmentEngine
+    from app.core.segment.predictor import Prompts
     from app.core.segment.images import load_image
     from app.core.settings import Settings
 
@@ -65,18 +64,10 @@ def run(args: argparse.Namespace, state) -> int:
     if args.out is None:
         raise UserError("Say where to write the mask: --out MASK.png.")
     prompts = Prompts(tuple(sj.parse_point(p) for p in args.point), sj.parse_box(args.box) if args.box else None)
-    for out in (args.out, args.cutout, args.coco, args.polygons):
-        if out is not None and not out.resolve().parent.is_dir():
-            raise UserError(f"Folder does not exist: {out.resolve().parent}")
+    _check_folders(args.out, args.cutout, args.coco, args.polygons)
     image = load_image(args.image)
     sj.check_inside(prompts, image.size)
-
-    settings = Settings.load().segment
-    cache = None if args.no_cache else EmbeddingCache(max_bytes=settings.cache_max_mb * 2**20)
-    engine = SegmentEngine(cache, device=args.device or settings.device)
-    model_path = sj.resolve_model(args.model)
-    sam = engine.load(model_path, state)
-    embedding = engine.encode(image, state)
+    engine, embedding = _encode(args, Settings.load().segment, image, state)
     state.finish()
     pred = engine.predict(embedding, prompts, multimask=args.multimask)
     index = pred.best
@@ -98,9 +89,32 @@ def run(args: argparse.Namespace, state) -> int:
         rel = os.path.relpath(image.path.resolve(), args.polygons.resolve().parent)
         exports.save_labelme([(args.label, mask)], rel, image.size, args.polygons)
         print(f"polygons {args.polygons}")
+    _print_model(embedding)
+    return 0
+
+
+def _check_folders(*outs) -> None:
+    for out in outs:
+        if out is not None and not out.resolve().parent.is_dir():
+            raise UserError(f"Folder does not exist: {out.resolve().parent}")
+
+
+def _encode(args, settings, image, state):
+    """Load the model (--model, or the fastest installed) and encode `image` (from the cache when it has it)."""
+    from app.core.segment import jobs as sj
+    from app.core.segment.cache import EmbeddingCache
+    from app.core.segment.predictor import SegmentEngine
+
+    cache = None if args.no_cache else EmbeddingCache(max_bytes=settings.cache_max_mb * 2**20)
+    engine = SegmentEngine(cache, device=args.device or settings.device)
+    engine.load(sj.resolve_model(args.model), state)
+    return engine, engine.encode(image, state)
+
+
+def _print_model(embedding) -> None:
+    sam = embedding.sam
     source = "from cache" if embedding.from_cache else f"encoded on {sam.device}"
     print(f"model    {sam.path.name} ({sam.arch.name}), embedding {source}", file=sys.stderr)
-    return 0
 
 
 def _everything(args, state) -> int:
@@ -109,9 +123,6 @@ def _everything(args, state) -> int:
     import numpy as np
 
     from app.core.segment import exports
-    from app.core.segment import jobs as sj
-    from app.core.segment.cache import EmbeddingCache
-    from app.core.segment.predictor import SegmentEngine
     from app.core.segment.everything import EverythingParams, segment_everything
     from app.core.segment.images import load_image
     from app.core.settings import Settings
@@ -120,9 +131,7 @@ def _everything(args, state) -> int:
         raise UserError("--everything finds every object by itself: leave out --point and --box.")
     if not (args.coco or args.polygons or args.out):
         raise UserError("Say where to write the objects: --coco OUT.json, --polygons OUT.json and/or --out MASK.png.")
-    for out in (args.out, args.coco, args.polygons):
-        if out is not None and not out.resolve().parent.is_dir():
-            raise UserError(f"Folder does not exist: {out.resolve().parent}")
+    _check_folders(args.out, args.coco, args.polygons)
     settings = Settings.load().segment
     params = EverythingParams(
         points_per_side=_positive(args.points_per_side, settings.everything_points, "--points-per-side"),
@@ -131,10 +140,7 @@ def _everything(args, state) -> int:
         box_nms_thresh=_fraction(args.nms_thresh, EverythingParams.box_nms_thresh, "--nms-thresh"),
         min_area=max(0, args.min_area if args.min_area is not None else settings.everything_min_area))
     image = load_image(args.image)
-    engine = SegmentEngine(None if args.no_cache else EmbeddingCache(max_bytes=settings.cache_max_mb * 2**20),
-                           device=args.device or settings.device)
-    sam = engine.load(sj.resolve_model(args.model), state)
-    embedding = engine.encode(image, state)
+    engine, embedding = _encode(args, settings, image, state)
     start = time.perf_counter()
     found = segment_everything(engine, embedding, params, state)
     seconds = time.perf_counter() - start
@@ -161,8 +167,7 @@ def _everything(args, state) -> int:
             union |= mask
         exports.save_mask_png(union, args.out)
         print(f"mask     {args.out}  {int(union.sum())} px in {len(found)} objects")
-    source = "from cache" if embedding.from_cache else f"encoded on {sam.device}"
-    print(f"model    {sam.path.name} ({sam.arch.name}), embedding {source}", file=sys.stderr)
+    _print_model(embedding)
     return 0
 
 

@@ -73,6 +73,11 @@ def images_dir() -> Path:
     return _ensure(data_dir() / "images")
 
 
+def clip_dir() -> Path:
+    """CLIP's image-embedding cache and the user's label list."""
+    return _ensure(data_dir() / "clip")
+
+
 def conversations_db() -> Path:
     """The conversations database (SQLite)."""
     return data_dir() / "conversations.sqlite3"
@@ -85,6 +90,7 @@ def all_paths() -> dict[str, Path]:
         "models": models_dir(),
         "documents": documents_dir(),
         "images": images_dir(),
+        "clip": clip_dir(),
         "conversations": conversations_db(),
         "settings": settings_file(),
         "logs": logs_dir(),

@@ -37,9 +37,7 @@ CREATE TABLE IF NOT EXISTS failures (model TEXT, hash TEXT, reason TEXT, PRIMARY
 
 
 def default_path() -> Path:
-    folder = paths.data_dir() / "clip"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "embeddings.sqlite3"
+    return paths.clip_dir() / "embeddings.sqlite3"
 
 
 class EmbeddingStore:
@@ -67,25 +65,22 @@ class EmbeddingStore:
             self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", rows)
 
     def vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for start in range(0, len(hashes), 500):
-                chunk = hashes[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for h, blob in self._db.execute(
-                        f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({marks})", [model, *chunk]):
-                    found[h] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        rows = self._by_hash("vectors", "vector", model, hashes)
+        return {h: np.frombuffer(blob, dtype=np.float32) for h, blob in rows}
 
     def failures(self, model: str, hashes: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+        return dict(self._by_hash("failures", "reason", model, hashes))
+
+    def _by_hash(self, table: str, column: str, model: str, hashes: list[str]) -> list[tuple]:
+        """(hash, column) rows of `table` for `model` and these hashes, 500 per query (SQLite's variable limit)."""
+        rows: list[tuple] = []
         with self._lock:
             for start in range(0, len(hashes), 500):
                 chunk = hashes[start:start + 500]
                 marks = ",".join("?" * len(chunk))
-                found.update(self._db.execute(
-                    f"SELECT hash, reason FROM failures WHERE model = ? AND hash IN ({marks})", [model, *chunk]))
-        return found
+                rows += self._db.execute(f"SELECT hash, {column} FROM {table} WHERE model = ? AND hash IN ({marks})",
+                                         [model, *chunk]).fetchall()
+        return rows
 
     def store(self, model: str, vectors: dict[str, np.ndarray], failures: dict[str, str]) -> None:
         with self._lock, self._db:

@@ -94,9 +94,7 @@ def zero_shot(image: str | Path | bytes, labels: list[str], encoder, prompt: str
 
 
 def labels_file() -> Path:
-    folder = paths.data_dir() / "clip"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "labels.txt"
+    return paths.clip_dir() / "labels.txt"
 
 
 def load_labels() -> list[str]:
