@@ -41,7 +41,8 @@ def parse_file(path: Path) -> list[Section]:
     ParseFailure with a reason a user can act on when it cannot be read."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise ParseFailure(f"unsupported file type '{suffix or path.name}' (Hearth reads PDF, TXT, Markdown, HTML and DOCX)")
+        raise ParseFailure(f"unsupported file type '{suffix or path.name}' "
+                           "(Hearth reads PDF, TXT, Markdown, HTML and DOCX)")
     try:
         if path.stat().st_size == 0:
             raise EmptyDocument("empty file (0 bytes)")

@@ -1,14 +1,15 @@
 """Hybrid retrieval: dense (Chroma) + keyword BM25 (SQLite FTS5), fused by a convex combination of their scores,
 optionally re-ranked by a cross-encoder. Search never involves a language model.
 
-Fusion (hybrid): CONVEX_ALPHA × dense_weight × cosine + (1 − CONVEX_ALPHA) × bm25_weight × BM25 ÷ the best BM25 of
-that collection's list (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", ACM TOIS 2023:
-a convex combination beats reciprocal rank fusion and needs few samples to tune). RRF looks at ranks only, so a
-passage that shares one common word with a paraphrased question ("get") got as much from BM25 as an exact match,
-and outranked the passage the dense retriever found far more similar. Lists of several collections in dense or BM25
-mode are merged by RRF (their scores are on different scales). The dense share shrinks with the share of the
-query's tokens the embedder does not know (_known_share): its vector of [UNK]s is close to any text of [UNK]s. Near-duplicate passages are collapsed in each list
-and in the result (collapse_near_duplicates), so copies of one passage cannot fill the ranks."""
+Fusion (hybrid): CONVEX_ALPHA × dense_weight × cosine + (1 − CONVEX_ALPHA) × bm25_weight × BM25 ÷ the best BM25
+of that collection's list (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", ACM TOIS
+2023: a convex combination beats reciprocal rank fusion and needs few samples to tune). RRF looks at ranks only,
+so a passage that shares one common word with a paraphrased question ("get") got as much from BM25 as an exact
+match, and outranked the passage the dense retriever found far more similar. Lists of several collections in dense
+or BM25 mode are merged by RRF (their scores are on different scales). The dense share shrinks with the share of
+the query's tokens the embedder does not know (_known_share): its vector of [UNK]s is close to any text of
+[UNK]s. Near-duplicate passages are collapsed in each list and in the result (collapse_near_duplicates), so copies
+of one passage cannot fill the ranks."""
 
 from __future__ import annotations
 
