@@ -25,21 +25,35 @@ class CollectionWatcher(QObject):
         self._timer.timeout.connect(self._emit)
 
     def watch(self, collection: str, sources: list[str]) -> None:
-        """(Re)set what is watched for a collection: each source file, each source folder and its subfolders."""
-        self.forget(collection)
-        paths: list[str] = []
+        """(Re)set what is watched for a collection: each source file, each source folder and its subfolders.
+
+        Paths already watched stay watched: removing and re-adding a watch would drop a change the OS has
+        queued but Qt has not read yet (a file deleted just as an indexing run ends).
+        """
+        paths: set[str] = set()
         for source in sources:
             if os.path.isdir(source):
                 for dirpath, dirnames, _ in os.walk(source):
                     dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                    paths.append(dirpath)
+                    paths.add(dirpath)
                     if len(paths) >= MAX_WATCHED_DIRS:
                         break
             elif os.path.exists(source):
-                paths.append(source)
+                paths.add(source)
+        drop = []
+        for path, owners in self._owners.items():
+            if path not in paths and collection in owners:
+                owners.discard(collection)
+                if not owners:
+                    drop.append(path)
+        for path in drop:
+            del self._owners[path]
+        if drop:
+            self._watcher.removePaths(drop)
         for path in paths:
             self._owners.setdefault(path, set()).add(collection)
-        new = [p for p in paths if p not in self._watcher.files() + self._watcher.directories()]
+        current = set(self._watcher.files()) | set(self._watcher.directories())
+        new = sorted(p for p in paths if p not in current)
         if new:
             self._watcher.addPaths(new)
 
