@@ -155,7 +155,7 @@ class ChatTab(QWidget):
         self.panel.sig_reload_needed.connect(
             lambda: self.model_bar.show_text("Load the model again to apply the new context/GPU/thread settings")
             if self.engine.loaded else None)
-        ctx.bus.sig_models_changed.connect(lambda: (self.model_bar.picker.refresh(), self._update_page()))
+        ctx.bus.sig_models_changed.connect(self._on_models_changed)
         ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
         self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
         self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
@@ -181,6 +181,15 @@ class ChatTab(QWidget):
         self.stack.setCurrentIndex(1 if has_any else 0)
         if has_any and not self.engine.loaded and self.load_handle is None and not self.load_info:
             self.model_bar.show_text("Choose a model to start")
+
+    def _on_models_changed(self) -> None:
+        """The registry changed: list the models again; the first chat model to land (Get started, a download)
+        is loaded when none is, so the tab is usable at once."""
+        self.model_bar.picker.refresh()
+        paths = self.model_bar.picker.paths()
+        if len(paths) == 1 and not self.engine.loaded and self.load_handle is None:
+            self.load_model(paths[0])
+        self._update_page()
 
     @property
     def conv_id(self) -> str | None:

@@ -16,10 +16,11 @@ def payload(n: int, seed: int) -> bytes:
     return (hashlib.sha256(str(seed).encode()).digest() * (n // 32 + 1))[:n]
 
 
-def local_catalog(server, folder: Path, sizes=(700_000, 600_000, 300_000)) -> tuple[list, dict[str, bytes]]:
+def local_catalog(server, folder: Path, sizes=(700_000, 600_000, 300_000), chat: bytes | None = None
+                  ) -> tuple[list, dict[str, bytes]]:
     """Three starter entries (chat, diffusion, sam) served by `server`, with sizes and SHA-256; returns the
-    catalog entries and {url path: bytes}."""
-    files = {CHAT: b"GGUF" + payload(sizes[0], 1)[4:], IMAGE: payload(sizes[1], 2), SAM: payload(sizes[2], 3)}
+    catalog entries and {url path: bytes}. `chat`: the chat file's bytes (a real GGUF), else filler."""
+    files = {CHAT: chat or b"GGUF" + payload(sizes[0], 1)[4:], IMAGE: payload(sizes[1], 2), SAM: payload(sizes[2], 3)}
     entries = []
     for path, data in files.items():
         kind = KINDS[path]

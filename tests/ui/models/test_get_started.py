@@ -8,9 +8,11 @@ from PySide6.QtWidgets import QFileDialog
 from app.core.models import fit, registry, starter
 from app.core.models.jobs import StarterPlan
 from app.core.settings import Settings
+from app.core.units import format_bytes
 from app.ui.main_window import MainWindow
 from app.ui.models.get_started import GetStartedDialog
 from tests.core.models.starter_files import CHAT, local_catalog
+from tests.fixtures.tiny_gguf import write_tiny_llama
 
 
 @pytest.fixture
@@ -47,8 +49,9 @@ def test_first_start_offers_it_offline_it_says_so_and_offers_import_and_closing_
 
 
 def test_one_download_pauses_resumes_and_each_tab_sees_its_model_as_it_lands(window, qtbot, server, tmp_path):
-    entries, files = local_catalog(server, tmp_path, sizes=(900_000, 200_000, 100_000))
-    server.throttle[CHAT] = 400_000
+    gguf = write_tiny_llama(tmp_path / "tiny-F32.gguf").read_bytes()  # a chat model llama.cpp really loads
+    entries, files = local_catalog(server, tmp_path, sizes=(0, 200_000, 100_000), chat=gguf)
+    server.throttle[CHAT] = len(gguf)  # about a second: time to pause
 
     def plan(_inputs, _state):
         machine = starter.Machine(fit.Memory(16 * 2**30), 500 * 10**9)
@@ -59,9 +62,10 @@ def test_one_download_pauses_resumes_and_each_tab_sees_its_model_as_it_lands(win
     dialog.show()
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10000)
     assert [r.pick.role for r in dialog.rows] == ["chat", "documents", "images", "segment"]
-    assert "1.20 MB" in dialog.total.text() and dialog.download_button.isEnabled()
+    total = len(gguf) + 300_000
+    assert format_bytes(total) in dialog.total.text() and dialog.download_button.isEnabled()
     dialog.rows[2].tick.setChecked(False)  # no image model this time
-    assert "1.00 MB" in dialog.total.text()
+    assert format_bytes(total - 200_000) in dialog.total.text()
     landed = []
     window.ctx.bus.sig_models_changed.connect(lambda: landed.append(len(registry.installed())))
 
@@ -80,6 +84,8 @@ def test_one_download_pauses_resumes_and_each_tab_sees_its_model_as_it_lands(win
     assert sorted(m.kind for m in registry.installed()) == ["chat", "sam"]
     chat = window.tab_widgets["chat"]
     assert any(p.endswith("starter-chat.gguf") for p in chat.model_bar.picker.paths())
+    qtbot.waitUntil(lambda: chat.engine.loaded, timeout=20000)  # the first chat model is loaded: ready to talk
+    assert chat.engine.model.path.name == "starter-chat.gguf"
     assert dialog.open_chat.isVisible() and "Nothing to download" in dialog.total.text()
     dialog.open_chat.click()
     assert window.current_tab_key() == "chat"
