@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.addAction("Export conversation…", lambda: self._chat().export_conversation())
+        file_menu.addAction("Import conversation…", lambda: self._chat().import_conversation())
         file_menu.addAction("Open data folder", lambda: self._open_folder(paths.data_dir()))
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
@@ -167,6 +169,11 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.about(self, "About Hearth", self.about_text())
+
+    def _chat(self):
+        """The Chat tab, shown (File → Export/Import conversation work on it)."""
+        self.show_tab("chat")
+        return self.tab_widgets["chat"]
 
     def show_get_started(self):
         """Open Get started (the starter set for this computer); the same panel each time, so a running download
