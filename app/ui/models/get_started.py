@@ -182,6 +182,8 @@ class GetStartedDialog(QDialog):
         self.offline.setVisible(bool(plan.offline))
         self.import_button.setVisible(bool(plan.offline))
         self._update_total()
+        if self.download_button.isEnabled():
+            self.download_button.setFocus()
         self.resize(self.width(), self.sizeHint().height())
 
     def selected(self):

@@ -2,26 +2,16 @@
 dismissed it stays closed; the one download (from the local range server) pauses, resumes, and every tab sees
 each model as it lands."""
 
-import pytest
 from PySide6.QtWidgets import QFileDialog
 
 from app.core.models import fit, registry, starter
 from app.core.models.jobs import StarterPlan
 from app.core.settings import Settings
 from app.core.units import format_bytes
-from app.ui.main_window import MainWindow
 from app.ui.models.get_started import GetStartedDialog
 from tests.core.models.starter_files import CHAT, local_catalog
 from tests.fixtures.tiny_gguf import write_tiny_llama
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow(Settings.load())
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.jobs.shutdown(timeout_s=10)
+from tests.ui.test_main_window import window  # noqa: F401 - the real main window, shown
 
 
 def test_first_start_offers_it_offline_it_says_so_and_offers_import_and_closing_dismisses_it(window, qtbot,
