@@ -22,7 +22,7 @@ bench: $(STAMP)
 	for b in tests/benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshot_chat.py docs/screenshots/chat.png
+	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshots.py --out docs/screenshots
 
 doctor: $(STAMP)
 	$(VENV)/bin/hearth doctor

@@ -1,4 +1,5 @@
-"""`hearth chat`: one turn with a GGUF model, streamed to stdout; conversations are stored and can be continued."""
+"""`hearth chat`: one turn with a GGUF model, streamed to stdout; conversations are stored and can be continued,
+exported (Markdown, JSON) and imported."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def register(sub) -> None:
                    help="do not use the conversation's stored collections for this turn")
     p.add_argument("--no-save", action="store_true", help="do not store this exchange")
     p.add_argument("--list", action="store_true", help="list stored conversations and exit")
+    p.add_argument("--export", metavar="ID", help="write conversation ID as Markdown or JSON and exit")
+    p.add_argument("--format", choices=["md", "json"], default="md", help="export format (default: md)")
+    p.add_argument("--out", metavar="FILE", help="export to FILE instead of stdout")
+    p.add_argument("--import", dest="import_file", metavar="FILE",
+                   help="import a conversation exported as JSON (a new conversation) and exit")
     p.add_argument("--json", action="store_true", help="print one JSON object with the reply and figures at the end")
     p.set_defaults(func=run)
 
@@ -55,6 +61,8 @@ def run(args, state) -> int:
         for conv in store.list():
             print(f"{conv.id}  {conv.title}  ({conv.model or 'no model'})")
         return 0
+    if args.export or args.import_file:
+        return _export_or_import(args, store)
     prompt = args.prompt
     if prompt in (None, "-"):
         prompt = sys.stdin.read()
@@ -122,6 +130,25 @@ def run(args, state) -> int:
         print(f"[{result.completion_tokens} tokens, {result.tokens_per_s:.1f} tok/s, first token "
               f"{result.ttft_s:.2f} s, context {result.context_used}/{result.n_ctx}{note}"
               f"{'; conversation ' + saved if saved else ''}]", file=sys.stderr)
+    return 0
+
+
+def _export_or_import(args, store) -> int:
+    """--export ID [--format md|json] [--out FILE] / --import FILE."""
+    from app.core.chat import export
+
+    if args.import_file:
+        cid = export.import_file(store, args.import_file)
+        conv = store.get(cid)
+        print(cid)
+        print(f"Imported “{conv.title}” as conversation {cid} ({len(store.messages(cid))} messages).",
+              file=sys.stderr)
+        return 0
+    text = export.export(store, args.export, args.format, args.out)
+    if args.out:
+        print(f"Wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
     return 0
 
 

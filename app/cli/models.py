@@ -40,6 +40,13 @@ def register(sub) -> None:
     p.add_argument("--link", action="store_true", help="link to the file instead of copying it")
     p.set_defaults(func=run_import)
 
+    p = msub.add_parser("starter", help="download a starter set of models chosen for this computer")
+    p.add_argument("--dry-run", action="store_true", help="say what would be downloaded, download nothing")
+    p.add_argument("--json", action="store_true", help="print the set (and what was installed) as JSON")
+    p.add_argument("--without", action="append", default=[], choices=["chat", "images", "segment"],
+                   help="leave out the model for this tab (repeatable)")
+    p.set_defaults(func=run_starter)
+
     p = msub.add_parser("remove", help="delete an installed model")
     p.add_argument("ref", metavar="ID")
     p.set_defaults(func=run_remove)
@@ -157,6 +164,44 @@ def run_download(args) -> int:
         raise UserError(f"{exc} Run the same command again to resume.") from None
     print(f"{model.id}\t{model.path}\t{model.size_bytes}")
     return 0
+
+
+@guarded(PAUSED)
+def run_starter(args) -> int:
+    """Choose the starter set for this computer, say it, and (unless --dry-run) download it as one job."""
+    from app.core.models import hub, jobs, starter
+
+    chosen = starter.choose(starter.Machine.detect()).without(args.without)
+    speed = starter.remembered_speed()
+    data = {**chosen.to_json(), "estimate": chosen.estimate(speed)}
+    if not args.json:
+        _print_starter(chosen, speed)
+    if args.dry_run or not chosen.to_download:
+        if args.json:
+            print(json.dumps(data, indent=1))
+        return 0
+    try:
+        hub.probe()  # offline: say so now, before anything starts
+    except hub.NoNetwork as exc:
+        raise UserError(f"{exc} From the command line: hearth models import PATH.") from exc
+    models = _job(jobs.download_starter, chosen)
+    if args.json:
+        print(json.dumps({**data, "installed": [m.id for m in models]}, indent=1))
+    else:
+        for model in models:
+            print(f"{model.id}\t{model.path}\t{model.size_bytes}")
+    return 0
+
+
+def _print_starter(chosen, speed) -> None:
+    out = sys.stderr
+    print(f"This computer: {chosen.machine.describe}", file=out)
+    for pick in chosen.picks:
+        state = "built in" if pick.entry is None else "installed" if pick.installed else format_bytes(pick.size_bytes)
+        print(f"  {pick.role:<9} {pick.name:<44} {state:>10}  {pick.reason}", file=out)
+    for note in chosen.notes:
+        print(f"  note: {note}", file=out)
+    print(f"To download: {chosen.estimate(speed)}", file=out)
 
 
 @guarded()

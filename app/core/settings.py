@@ -27,12 +27,13 @@ THEMES = ("system", "light", "dark")
 
 @dataclass
 class UISettings:
-    """The window: theme, geometry and the tab open at quit."""
+    """The window: theme, geometry, the tab open at quit, and whether Get started was dismissed."""
 
     theme: str = "system"  # one of THEMES
     geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
     last_tab: str = "chat"
+    starter_dismissed: bool = False  # Get started was closed: not offered at start again (Help still opens it)
 
 
 @dataclass

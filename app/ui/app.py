@@ -63,6 +63,7 @@ def _install_startup_probe(app, window) -> None:
 
 def run_gui() -> int:
     app, window = create_window()
+    window.call_after_first_paint(window.offer_get_started)  # the first run offers a starter set
     if os.environ.get("HEARTH_STARTUP_PROBE"):
         _install_startup_probe(app, window)
     return exec_window(app, window)

@@ -30,6 +30,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.jobs = jobs or JobManager(self)
         self.device = None  # app.core.devices.DeviceInfo once detected
+        self.get_started = None  # the Get started dialog, once opened
         self.setWindowTitle(hearth.APP_NAME)
         self.resize(1200, 800)
         self.ctx = AppContext(
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.addAction("Export conversation…", lambda: self._chat().export_conversation())
+        file_menu.addAction("Import conversation…", lambda: self._chat().import_conversation())
         file_menu.addAction("Open data folder", lambda: self._open_folder(paths.data_dir()))
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
@@ -110,6 +113,7 @@ class MainWindow(QMainWindow):
             self.theme_actions[name] = action
 
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Get started…", self.show_get_started)
         help_menu.addAction("About Hearth", self.show_about)
         help_menu.addAction("Open log folder", lambda: self._open_folder(paths.logs_dir()))
 
@@ -165,6 +169,35 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.about(self, "About Hearth", self.about_text())
+
+    def _chat(self):
+        """The Chat tab, shown (File → Export/Import conversation work on it)."""
+        self.show_tab("chat")
+        return self.tab_widgets["chat"]
+
+    def show_get_started(self):
+        """Open Get started (the starter set for this computer); the same panel each time, so a running download
+        shows its progress."""
+        if self.get_started is None:
+            from app.ui.models.get_started import GetStartedDialog
+
+            self.get_started = GetStartedDialog(self.ctx, on_import=self._import_model, parent=self)
+        elif not self.get_started.isVisible():
+            self.get_started.refresh()
+        self.get_started.show()
+        self.get_started.raise_()
+        return self.get_started
+
+    def offer_get_started(self) -> None:
+        """At start: open Get started when nothing is installed and the user never dismissed it."""
+        from app.core.models import registry
+
+        if not self.settings.ui.starter_dismissed and not registry.installed():
+            self.show_get_started()
+
+    def _import_model(self) -> None:
+        self.show_tab("models")
+        self.tab_widgets["models"].installed.choose_file()
 
     def _open_folder(self, folder) -> None:
         from PySide6.QtCore import QUrl

@@ -152,8 +152,7 @@ def main() -> int:
                           n_gpu_layers=info.gpu_layers, flash_attn=info.flash_attn, use_mmap=True, verbose=False)
     messages = [{"role": "user", "content": PROMPT}]
     # Raw gets exactly the tokens Hearth sends: the same chat-formatted prompt.
-    prompt_text, _stops = engine.model.render(messages)
-    tokens = engine.model.tokenize(prompt_text)
+    tokens = engine.model.prompt_tokens(messages)
     print(f"model {Path(path).name}, {threads} threads, n_ctx {args.n_ctx}, flash_attn {info.flash_attn}, "
           f"gpu layers {info.gpu_layers}, prompt {len(tokens)} tokens, template {info.template}")
 

@@ -67,3 +67,28 @@ def test_chat_answers_from_a_collection_and_remembers_it(python, subprocess_env,
     assert "Nothing relevant was found in “manual” and “gone”" not in second.stdout
     assert "Nothing relevant was found in “manual”" in second.stdout
     assert "warning: The collection “gone” no longer exists" in second.stderr
+
+
+@pytest.mark.slow
+def test_export_and_import_a_conversation_made_with_the_instruct_model(python, subprocess_env, tmp_path, qwen_gguf):
+    made = hearth(python, subprocess_env, "--model", str(qwen_gguf), "Name one primary colour.", "--system",
+                  "Answer in one word.", "--max-tokens", "6", "--temperature", "0", "--ctx", "1024", "--json")
+    assert made.returncode == 0, made.stderr
+    cid = json.loads(made.stdout.strip().splitlines()[-1])["conversation"]
+    out = tmp_path / "chat.json"
+    exported = hearth(python, subprocess_env, "--export", cid, "--format", "json", "--out", str(out))
+    assert exported.returncode == 0 and f"Wrote {out}" in exported.stderr, exported.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+    assert data["messages"][1]["model"].startswith("Qwen2.5 Coder") and data["messages"][1]["info"]["tokens"] > 0
+    imported = hearth(python, subprocess_env, "--import", str(out))
+    assert imported.returncode == 0, imported.stderr
+    new = imported.stdout.strip()
+    assert new != cid and "Imported “Name one primary colour.”" in imported.stderr
+    markdown = hearth(python, subprocess_env, "--export", new)  # Markdown to stdout
+    assert markdown.stdout.startswith("# Name one primary colour.") and "> Answer in one word." in markdown.stdout
+    assert "### Assistant (Qwen2.5 Coder" in markdown.stdout
+    missing = hearth(python, subprocess_env, "--export", "nope")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: There is no conversation 'nope'")
+    bad = hearth(python, subprocess_env, "--import", str(tmp_path / "missing.json"))
+    assert bad.returncode == 1 and "error: Could not read" in bad.stderr and "Traceback" not in bad.stderr

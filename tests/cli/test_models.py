@@ -85,3 +85,17 @@ def test_fp16_inside_the_models_folder_records_where_it_came_from(subprocess_env
     assert source["converted_from"] == str(src) and source["precision"] == "fp16"
     r = hearth(["fp16", str(src)], subprocess_env)  # the output exists now: one clear line
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_starter_dry_run_says_the_set_and_offline_says_so_with_import(subprocess_env):
+    r = hearth(["starter", "--dry-run", "--json"], subprocess_env)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    roles = [p["role"] for p in plan["picks"]]
+    assert roles[0] == "chat" and "documents" in roles
+    assert plan["total_bytes"] == sum(p["download_bytes"] for p in plan["picks"]) > 0
+    assert "time unknown" in plan["estimate"]
+    r = hearth(["starter", "--without", "images"], subprocess_env)  # HF_HUB_OFFLINE=1 in the tests
+    assert r.returncode == 1 and "error: No network" in r.stderr and "hearth models import PATH" in r.stderr
+    assert "images " not in r.stderr and "Traceback" not in r.stderr
+    assert hearth(["list", "--json"], subprocess_env).stdout.strip() == "[]"

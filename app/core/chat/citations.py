@@ -150,6 +150,12 @@ def build_messages(question: str, sources: list[Source], count_tokens=None, budg
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], given
 
 
+def map_citations(text: str, replace_with) -> str:
+    """`text` with every citation marker (`[2]`, `[1, 3]`) replaced by replace_with(numbers) → str."""
+    return _CITATION.sub(lambda m: replace_with([int(x) for x in re.split(r"[,;]", m.group(1)) if x.strip()]),
+                         text)
+
+
 def parse_citations(text: str, sources: list[Source]) -> tuple[str, list[int], list[int]]:
     """Keep only citations of given sources. `[2, 7]` with only 2 given becomes `[2]`; `[9]` is removed with the
     space before it. Returns (cleaned text, cited numbers in order of first use, invalid numbers)."""

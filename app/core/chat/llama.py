@@ -6,8 +6,9 @@
     # came is kept)
 
 The prompt is rendered from the model's chat template (or a built-in one, templates.py), fitted into the context
-window by the overflow policy (context.py), tokenized once, and streamed with create_completion(stream=True).
-llama.cpp's own prefix matching keeps the KV cache of the unchanged history between turns.
+window by the overflow policy (context.py), tokenized once — control tokens only where the template put them,
+message text always plain (prompt.py) — and streamed with create_completion(stream=True). llama.cpp's own prefix
+matching keeps the KV cache of the unchanged history between turns.
 No Qt here; llama_cpp is imported only when a model is loaded.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from app.core import devices
 from app.core.chat import context as ctxpolicy
 from app.core.chat import gguf_info, templates
+from app.core.chat.prompt import PromptTokenizer
 from app.core.errors import JobCancelled, UserError
 from app.core.jobs import JobState
 from app.core.units import format_bytes
@@ -336,6 +338,7 @@ class ChatModel:
         self._bos_id = llm.token_bos()
         self._eos_id = llm.token_eos()
         self._add_bos = bool(llm._model.add_bos_token())
+        self._prompt = PromptTokenizer(llm, self._bos_id, self._add_bos)
         self.set_template(template)
 
     # ---- loading -----------------------------------------------------------------------------------------------
@@ -459,10 +462,15 @@ class ChatModel:
         strings."""
         return self.renderer.render(messages)
 
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:
+        """The token ids chat() sends for `messages` (unfitted): the template's markers as control tokens, every
+        message's text as plain text — `<end_of_turn>` typed by a user stays seven ordinary tokens."""
+        segments, _ = self.renderer.segments(messages)
+        return self._prompt.tokens(segments)
+
     def count_messages(self, messages: list[dict]) -> int:
-        """Prompt tokens `messages` take once rendered with the chat template."""
-        prompt, _ = self.renderer.render(messages)
-        return len(self.tokenize(prompt))
+        """Prompt tokens `messages` take once rendered with the chat template (exactly what chat() sends)."""
+        return len(self.prompt_tokens(messages))
 
     def fit(self, messages: list[dict], max_tokens: int, policy: str = "truncate_middle") -> ctxpolicy.Fitted:
         """`messages` fitted into the context window less the reply's reserve (context.fit). Raises ContextFull
@@ -478,7 +486,7 @@ class ChatModel:
         """Stream a reply to `messages` ([{"role": "system"|"user"|"assistant", "content": str}, ...]).
 
         The history is fitted into the context window by `policy` (context.py) leaving room for `max_tokens`;
-        `stop` strings end the reply (the template's end-of-turn markers always do); `grammar` (GBNF text, e.g.
+        `stop` strings end the reply (the template's end-of-turn tokens always do); `grammar` (GBNF text, e.g.
         from llama_cpp.llama_grammar.json_schema_to_gbnf) constrains the output; `seed` None draws a random one;
         temperature 0 is greedy. state.partial gets PromptRead, then a Token per piece of text; state.cancel()
         stops the reply, keeping what came (stopped == "cancelled"). Returns the whole reply. Raises UserError on
@@ -490,8 +498,9 @@ class ChatModel:
             if self._llm is None:
                 raise UserError("The chat model was closed. Load it again.")
             fitted = self.fit(messages, max_tokens, policy)
-            prompt, stops = self.renderer.render(fitted.messages)
-            tokens = self.tokenize(prompt)
+            segments, template_stops = self.renderer.segments(fitted.messages)
+            tokens = self._prompt.tokens(segments)
+            stops, stop_ids = self._prompt.stops(template_stops)
             limit = self.n_ctx - 1
             if len(tokens) > limit - 1:  # last resort; fit() normally prevents this
                 keep_head = min(len(tokens) // 4, limit // 4)
@@ -502,9 +511,9 @@ class ChatModel:
                             repeat_penalty=repeat_penalty, seed=seed)
             if grammar:
                 sampling["grammar"] = self._grammar(grammar)
-            return self._stream(tokens, stops + list(stop or []), max_new, fitted, state, sampling)
+            return self._stream(tokens, stops + list(stop or []), stop_ids, max_new, fitted, state, sampling)
 
-    def _stream(self, tokens, stops, max_new, fitted, state, sampling) -> ChatResult:
+    def _stream(self, tokens, stops, stop_ids, max_new, fitted, state, sampling) -> ChatResult:
         llm = self._llm
         reused = 0
         cached = llm.n_tokens
@@ -517,10 +526,12 @@ class ChatModel:
         state.partial(PromptRead(len(tokens), reused, self.n_ctx))
         generated = 0
 
-        def count(_ids, _logits) -> bool:
+        prompt_len = len(tokens)
+
+        def count(ids, _logits) -> bool:  # counts every token; ends the reply after a template's stop token
             nonlocal generated
             generated += 1
-            return False
+            return len(ids) > prompt_len and int(ids[-1]) in stop_ids
 
         if sampling["temperature"] <= 0:
             sampling["temperature"] = 0.0

@@ -284,6 +284,34 @@ class ConversationStore:
         i = ids.index(mid) + step
         return sibs[i] if 0 <= i < len(sibs) else None
 
+    def messages(self, cid: str) -> list[Message]:
+        """Every message of the conversation, on every branch, oldest first (a parent before its children)."""
+        return [_row_msg(r) for r in self._query("SELECT * FROM messages WHERE conversation_id=? ORDER BY id",
+                                                 (cid,))]
+
+    def restore(self, conv: Conversation, messages: list[Message]) -> Conversation:
+        """Store a conversation read from elsewhere (an export) as a new one, with its times, branches and
+        current branch, in one transaction. Message ids and parents are remapped; `conv.leaf_id` names the
+        current message among `messages` (None: the last one). Returns the new conversation. Raises UserError
+        when a message's parent is not among the messages before it."""
+        cid = uuid.uuid4().hex[:12]
+        ids: dict[int, int] = {}
+        with self._tx() as db:
+            db.execute("INSERT INTO conversations(id, title, created, updated, model, system_prompt, settings) "
+                       "VALUES (?,?,?,?,?,?,?)", (cid, conv.title, conv.created, conv.updated, conv.model,
+                                                  conv.system_prompt, json.dumps(conv.settings or {})))
+            for m in messages:
+                if m.parent_id is not None and m.parent_id not in ids:
+                    raise UserError(f"Message {m.id} answers message {m.parent_id}, which is not before it.")
+                cur = db.execute(
+                    "INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info) "
+                    "VALUES (?,?,?,?,?,?,?)", (cid, ids.get(m.parent_id), m.role, m.content, m.created, m.model,
+                                               json.dumps(m.info or {})))
+                ids[m.id] = cur.lastrowid
+            leaf = ids.get(conv.leaf_id) if conv.leaf_id is not None else (ids[messages[-1].id] if messages else None)
+            db.execute("UPDATE conversations SET leaf_id=? WHERE id=?", (leaf, cid))
+        return self.get(cid)
+
     def history(self, cid: str) -> list[dict]:
         """The current branch as chat messages, with the system prompt first when there is one."""
         conv = self.get(cid)

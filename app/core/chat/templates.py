@@ -5,9 +5,14 @@ All templates are Jinja and rendered by llama-cpp-python's sandboxed Jinja2ChatF
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
 from dataclasses import dataclass
 
 from app.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 _SYSTEM_INTO_FIRST_USER = (
     "{% if messages and messages[0]['role'] == 'system' %}"
@@ -120,9 +125,26 @@ def choose(architecture: str, gguf_template: str | None, override: str | None = 
     return ChatTemplate(name, BUILTIN[name], list(STOPS[name]))
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a rendered prompt: the template's own text (`plain` False: its markers are special tokens) or a
+    message's content (`plain` True: always plain text, whatever it contains)."""
+
+    text: str
+    plain: bool
+
+
+# A placeholder stands for a message's content while the template renders. Its padding is an em space, which
+# templates never write themselves and `trim` removes, so the rendering shows whether the template trimmed the
+# content on either side.
+_PAD = "\u2003"
+
+
 class Renderer:
-    """Renders messages to a prompt string with llama-cpp-python's Jinja2ChatFormatter (a sandboxed jinja2
-    environment). Raises UserError when the template does not compile."""
+    """Renders messages to a prompt with llama-cpp-python's Jinja2ChatFormatter (a sandboxed jinja2 environment),
+    as one string (`render`) or as template text and message contents kept apart (`segments`), so that text a
+    user typed or a document holds is never read as a control token. Raises UserError when the template does not
+    compile."""
 
     def __init__(self, template: ChatTemplate, bos_token: str, eos_token: str) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -134,17 +156,97 @@ class Renderer:
         except Exception as exc:  # jinja2 TemplateSyntaxError and friends
             raise UserError(f"The chat template ({template.label}) cannot be used: {exc}. "
                             "Pick a built-in template for this model.") from exc
+        self._nonce = f"HEARTH{uuid.uuid4().hex[:12]}M"
+        self._marker = re.compile(f"({_PAD})?{self._nonce}(\\d+)E({_PAD})?")
+        self._warned = False
+
+    def _format(self, messages: list[dict]):
+        try:
+            return self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
+        except Exception as exc:
+            raise UserError(f"The chat template ({self.template.label}) failed on this conversation: {exc}. "
+                            "Pick a built-in template for this model.") from exc
 
     def render(self, messages: list[dict]) -> tuple[str, list[str]]:
         """(prompt ending with the assistant turn's opening, stop strings). Raises UserError when the template
         fails on these messages (e.g. one that insists on alternating roles)."""
-        try:
-            result = self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
-        except Exception as exc:
-            raise UserError(f"The chat template ({self.template.label}) failed on this conversation: {exc}. "
-                            "Pick a built-in template for this model.") from exc
+        result = self._format(messages)
         stops = list(self.template.stop)
         for s in result.stop or []:
             if isinstance(s, str) and s and s not in stops:
                 stops.append(s)
         return result.prompt, stops
+
+    def segments(self, messages: list[dict]) -> tuple[list[Segment], list[str]]:
+        """The prompt as Segments, whose texts joined are exactly render()'s prompt, and the stop strings.
+
+        Each message's content is rendered as a placeholder, so the template's own text and the contents come
+        apart wherever the template puts them (trimmed if it trims them). A template that changes contents in
+        other ways (the joined segments would differ from the real rendering) is handled message by message: each
+        content is located where the template wrote it by rendering with that one message as a placeholder.
+        Raises UserError as render() does."""
+        prompt, stops = self.render(messages)
+        contents = [m["content"] for m in messages]
+        stand_in = [dict(m, content=f"{_PAD}{self._nonce}{i}E{_PAD}") if _protect(m["content"]) else m
+                    for i, m in enumerate(messages)]
+        text = self._format(stand_in).prompt
+        pieces: list[Segment] = []
+        at = 0
+        for match in self._marker.finditer(text):
+            if match.start() > at:
+                pieces.append(Segment(text[at:match.start()], False))
+            content = contents[int(match.group(2))]
+            if not match.group(1):
+                content = content.lstrip()
+            if not match.group(3):
+                content = content.rstrip()
+            if content:
+                pieces.append(Segment(content, True))
+            at = match.end()
+        if at < len(text):
+            pieces.append(Segment(text[at:], False))
+        if "".join(p.text for p in pieces) == prompt:
+            return pieces, stops
+        return self._located(messages, prompt), stops
+
+    def _located(self, messages: list[dict], prompt: str) -> list[Segment]:
+        """Segments of `prompt` found one message at a time (for templates that rewrite contents)."""
+        spans = []
+        for i, message in enumerate(messages):
+            if not _protect(message["content"]):
+                continue
+            marker = f"{self._nonce}{i}E"
+            text = self._format([dict(m, content=marker) if j == i else m
+                                 for j, m in enumerate(messages)]).prompt
+            if text.count(marker) != 1:
+                self._warn(i)
+                continue
+            before, after = text.split(marker)
+            end = len(prompt) - len(after)
+            if prompt.startswith(before) and prompt.endswith(after) and len(before) <= end:
+                spans.append((len(before), end))
+            else:
+                self._warn(i)
+        pieces: list[Segment] = []
+        at = 0
+        for start, end in sorted(spans):
+            if start < at:  # overlapping: cannot happen for a sane template; keep the first
+                continue
+            if start > at:
+                pieces.append(Segment(prompt[at:start], False))
+            if end > start:
+                pieces.append(Segment(prompt[start:end], True))
+            at = end
+        if at < len(prompt):
+            pieces.append(Segment(prompt[at:], False))
+        return pieces
+
+    def _warn(self, index: int) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("chat template %s: message %d's text could not be told apart from the template's; "
+                        "control-token text in it is read as tokens", self.template.label, index)
+
+
+def _protect(content) -> bool:
+    return isinstance(content, str) and content != ""

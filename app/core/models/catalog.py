@@ -3,7 +3,8 @@
 An entry has one or more variants (`files`): a single file (`file`, e.g. one GGUF quantization) or a set of files
 from a repository (`include` patterns, installed as one folder named after the entry). An entry comes either from a
 Hugging Face repository (`repo` + `revision`) or from a plain URL (`url`). `verified` says whether the repository id
-and file names were checked against public pages when the catalog was written.
+and file names were checked against public pages when the catalog was written. `starter` (kept in `extra`) marks
+the entries Get started may propose, with their rank (starter.py).
 """
 
 from __future__ import annotations

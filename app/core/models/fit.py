@@ -89,9 +89,10 @@ def labels(entry, mem: Memory) -> dict:
     return {v: label(entry.memory_bytes(v), mem) for v in entry.files}
 
 
-def recommend(entry, mem: Memory):
-    """The variant to suggest on this machine, or None when nothing fits even tightly."""
-    marks = labels(entry, mem)
+def recommend(entry, mem: Memory, max_size: int | None = None):
+    """The variant to suggest on this machine, or None when nothing fits even tightly. `max_size` (bytes): leave
+    out bigger files (the starter set keeps CPU-only chat models small enough to be quick)."""
+    marks = {v: m for v, m in labels(entry, mem).items() if max_size is None or v.size_bytes <= max_size}
     fitting = [v for v, m in marks.items() if m == FITS]
     if fitting:
         return min(fitting, key=lambda v: (_rank(v.quantization), -v.size_bytes))

@@ -1,5 +1,6 @@
 """Models' entry: the jobs the Models tab and `hearth models` run — import, download, quantize, convert to fp16,
-search Hugging Face, detect this computer's memory — and the resources they name. Each is `fn(inputs, state)`.
+search Hugging Face, detect this computer's memory, plan and download the starter set (Get started) — and the
+resources they name. Each is `fn(inputs, state)`.
 
 Imports of the modules doing the work happen inside the jobs: the window imports this module at start-up.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMPORT = "models-import"  # one import at a time (copies can be many GB)
+STARTER = "models-starter"  # one starter-set download at a time
 CONVERT = "models-convert"
 QUANTIZE = "quantize"
 
@@ -91,3 +93,41 @@ def detect_memory(_inputs, state):
 
     state.progress(None, "Detecting memory")
     return fit.Memory.from_device(devices.detect())
+
+
+@dataclass
+class StarterPlan:
+    """What Get started shows: the starter set for this computer (starter.StarterSet), the speed measured by the
+    last download (bytes/s, None before any) and, when the model hub cannot be reached, why in a few words
+    ("could not reach huggingface.co"; "" when it can)."""
+
+    starter: object
+    speed_bps: float | None
+    offline: str = ""
+
+
+def plan_starter(_inputs, state) -> StarterPlan:
+    """Job: read this computer's memory and free disk, choose the starter set, and check the network (a quick
+    connection to the model hub; nothing is downloaded)."""
+    from urllib.parse import urlparse
+
+    from app.core.models import hub, starter
+
+    state.progress(None, "Looking at this computer")
+    chosen = starter.choose(starter.Machine.detect())
+    offline = ""
+    if chosen.to_download:
+        try:
+            hub.probe()
+        except hub.NoNetwork:
+            offline = ("offline mode is on: HF_HUB_OFFLINE=1" if hub.offline()
+                       else f"could not reach {urlparse(hub.endpoint()).hostname}")
+    return StarterPlan(chosen, starter.remembered_speed(), offline)
+
+
+def download_starter(starter_set, state):
+    """Job: download a StarterSet's models as one progress (starter_download.download_set); partials
+    StarterProgress and ModelLanded; cancelling pauses."""
+    from app.core.models import starter_download
+
+    return starter_download.download_set(starter_set, state)

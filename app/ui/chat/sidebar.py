@@ -1,4 +1,4 @@
-"""The conversation sidebar: new, search by text, rename, delete."""
+"""The conversation sidebar: new, search by text, rename, export, import, delete."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class ConversationSidebar(QWidget):
     sig_selected = Signal(str)  # conversation id
     sig_new = Signal()
     sig_deleted = Signal(str)
+    sig_export = Signal(str, str)  # conversation id, "md" | "json"
+    sig_import = Signal()
 
     def __init__(self, store: ConversationStore, parent=None) -> None:
         super().__init__(parent)
@@ -79,12 +81,15 @@ class ConversationSidebar(QWidget):
 
     def _menu(self, pos) -> None:
         item = self.list.itemAt(pos)
-        if item is None:
-            return
-        cid = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self.rename(cid))
-        menu.addAction("Delete…", lambda: self.delete(cid))
+        if item is not None:
+            cid = item.data(Qt.ItemDataRole.UserRole)
+            menu.addAction("Rename…", lambda: self.rename(cid))
+            menu.addAction("Export as Markdown…", lambda: self.sig_export.emit(cid, "md"))
+            menu.addAction("Export as JSON…", lambda: self.sig_export.emit(cid, "json"))
+            menu.addAction("Delete…", lambda: self.delete(cid))
+            menu.addSeparator()
+        menu.addAction("Import conversation…", self.sig_import.emit)
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def rename(self, cid: str, title: str | None = None) -> None:

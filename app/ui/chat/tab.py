@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -149,13 +150,15 @@ class ChatTab(QWidget):
         self.sidebar.sig_selected.connect(self.open_conversation)
         self.sidebar.sig_new.connect(self.new_conversation)
         self.sidebar.sig_deleted.connect(self._on_deleted)
+        self.sidebar.sig_export.connect(lambda cid, fmt: self.export_conversation(cid, fmt))
+        self.sidebar.sig_import.connect(lambda: self.import_conversation())
         self.model_bar.sig_load.connect(self.load_model)
         self.panel.sig_changed.connect(lambda: self._save_conv_timer.start())
         self.panel.sig_template_changed.connect(self.set_template)
         self.panel.sig_reload_needed.connect(
             lambda: self.model_bar.show_text("Load the model again to apply the new context/GPU/thread settings")
             if self.engine.loaded else None)
-        ctx.bus.sig_models_changed.connect(lambda: (self.model_bar.picker.refresh(), self._update_page()))
+        ctx.bus.sig_models_changed.connect(self._on_models_changed)
         ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
         self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
         self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
@@ -181,6 +184,15 @@ class ChatTab(QWidget):
         self.stack.setCurrentIndex(1 if has_any else 0)
         if has_any and not self.engine.loaded and self.load_handle is None and not self.load_info:
             self.model_bar.show_text("Choose a model to start")
+
+    def _on_models_changed(self) -> None:
+        """The registry changed: list the models again; the first chat model to land (Get started, a download)
+        is loaded when none is, so the tab is usable at once."""
+        self.model_bar.picker.refresh()
+        paths = self.model_bar.picker.paths()
+        if len(paths) == 1 and not self.engine.loaded and self.load_handle is None:
+            self.load_model(paths[0])
+        self._update_page()
 
     @property
     def conv_id(self) -> str | None:
@@ -258,6 +270,55 @@ class ChatTab(QWidget):
         self.sources.hide()
         self.sidebar.set_current(cid)
         self.reload_rows()
+
+    def export_conversation(self, cid: str | None = None, fmt: str | None = None, path: str | None = None
+                            ) -> str | None:
+        """Write conversation `cid` (default: the open one) as Markdown or JSON to `path` (default: asked, the
+        format told by the file's extension). Returns the path written, None when nothing was."""
+        from app.core.chat import export
+
+        cid = cid or self.conv_id
+        if cid is None:
+            self.ctx.show_message("There is no conversation to export yet: send a message first.", "info")
+            return None
+        if path is None:
+            title = self.store.get(cid).title
+            name = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "conversation"
+            filters = ["Markdown (*.md)", "JSON, to import again (*.json)"]
+            if fmt == "json":
+                filters.reverse()
+            path, chosen = QFileDialog.getSaveFileName(self, "Export conversation",
+                                                       str(Path.home() / f"{name}.{fmt or 'md'}"), ";;".join(filters))
+            if not path:
+                return None
+            suffix = Path(path).suffix.lower()
+            fmt = "json" if suffix == ".json" else "md" if suffix == ".md" else \
+                "json" if chosen.startswith("JSON") else "md"
+        try:
+            export.export(self.store, cid, fmt or "md", path)
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "error")
+            return None
+        self.ctx.show_message(f"Exported to {path}.", "info")
+        return path
+
+    def import_conversation(self, path: str | None = None) -> str | None:
+        """Import a conversation exported as JSON (asked for when `path` is None) and open it. Returns its id."""
+        from app.core.chat import export
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import conversation", str(Path.home()),
+                                                  "Hearth conversations (*.json);;All files (*)")
+            if not path:
+                return None
+        try:
+            cid = export.import_file(self.store, path)
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "error")
+            return None
+        self.sidebar.refresh()
+        self.open_conversation(cid)
+        return cid
 
     def _on_deleted(self, cid: str) -> None:
         if cid == self.conv_id:
