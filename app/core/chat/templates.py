@@ -5,6 +5,7 @@ All templates are Jinja and rendered by llama-cpp-python's sandboxed Jinja2ChatF
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from app.core.errors import UserError
@@ -104,6 +105,11 @@ class ChatTemplate:
         return "From the model file" if self.name == "gguf" else LABELS.get(self.name, self.name)
 
 
+def supports_tools(template: ChatTemplate) -> bool:
+    """The template renders function definitions: it reads a `tools` variable (the Hugging Face convention)."""
+    return bool(re.search(r"\btools\b", template.source)) and "{%" in template.source
+
+
 def choose(architecture: str, gguf_template: str | None, override: str | None = None,
            vocab_size: int = 0) -> ChatTemplate:
     """The template to use. override: None/'auto' (the file's template, else the architecture's built-in one), a
@@ -135,11 +141,15 @@ class Renderer:
             raise UserError(f"The chat template ({template.label}) cannot be used: {exc}. "
                             "Pick a built-in template for this model.") from exc
 
-    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
-        """(prompt ending with the assistant turn's opening, stop strings). Raises UserError when the template
-        fails on these messages (e.g. one that insists on alternating roles)."""
+    def render(self, messages: list[dict], tools: list[dict] | None = None) -> tuple[str, list[str]]:
+        """(prompt ending with the assistant turn's opening, stop strings). With `tools` (OpenAI function
+        definitions) the template gets them as `tools`, and messages keep their tool_calls / tool_call_id / name.
+        Raises UserError when the template fails on these messages (e.g. one that insists on alternating roles)."""
+        keep = ("tool_calls", "tool_call_id", "name") if tools else ()
+        rendered = [{"role": m["role"], "content": m.get("content") or "",
+                     **{k: m[k] for k in keep if m.get(k) is not None}} for m in messages]
         try:
-            result = self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
+            result = self._formatter(messages=rendered, **({"tools": tools} if tools else {}))
         except Exception as exc:
             raise UserError(f"The chat template ({self.template.label}) failed on this conversation: {exc}. "
                             "Pick a built-in template for this model.") from exc

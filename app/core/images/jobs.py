@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core import paths
+from app.core import connections, paths
 from app.core.errors import JobCancelled, UserError
 from app.core.images import policy
 from app.core.images.loader import PipelineCache
@@ -145,13 +145,18 @@ class ImageEngine:
         return model
 
     def generate(self, request: ImageRequest | GenerationParams, state) -> list[GeneratedImage]:
-        """Job function: load (or reuse) the model and make `batch_count` images. Returns them, saved."""
+        """Job function: load (or reuse) the model and make `batch_count` images. Returns them, saved. A model on
+        a connection ("remote:CONNECTION/MODEL") makes them on that server (images/remote.py)."""
         import torch
 
         if isinstance(request, GenerationParams):
             request = ImageRequest(request)
         params = request.params
         validate(params)
+        if connections.is_remote(params.model):  # another Hearth makes them (images/remote.py)
+            from app.core.images import remote
+
+            return remote.generate(request, state)
         self.previewer.mode = getattr(self.settings, "preview", "auto") if request.previews else "off"
         self.previewer.begin()
         state.check()
