@@ -8,7 +8,8 @@ import sys
 import app as hearth
 
 # Subcommand modules: each has register(subparsers) which sets `func` on its parser.
-COMMANDS = ["app.cli.doctor", "app.cli.models", "app.cli.chat", "app.cli.docs", "app.cli.image", "app.cli.segment"]
+COMMANDS = ["app.cli.doctor", "app.cli.models", "app.cli.chat", "app.cli.docs", "app.cli.image", "app.cli.segment",
+            "app.cli.serve", "app.cli.connections"]
 
 
 def build_parser():
