@@ -65,6 +65,7 @@ class ConnectionsPage(QWidget):
         self.key.setPlaceholderText("its API key, if it needs one")
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(5, 3600)
+        self.timeout.setDecimals(0)
         self.timeout.setValue(connections.DEFAULT_TIMEOUT_S)
         self.timeout.setSuffix(" s")
         self.add_button = QPushButton("Add connection")

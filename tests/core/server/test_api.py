@@ -180,3 +180,28 @@ def test_concurrent_clients_queue_and_are_all_served(gemma_api):
     for t in threads:
         t.join(300)
     assert errors == [] and len(results) == 4
+
+
+def test_collections_extension_answers_from_documents_with_sources(gemma_api, monkeypatch, tmp_path):
+    from app.core.documents.indexer import IndexRequest, index_collection
+    from app.core.jobs import JobState
+    from tests.core.documents.corpus import make_corpus
+
+    monkeypatch.setenv("HEARTH_HOME", str(gemma_api.home))  # index into the server's own documents store
+    files = make_corpus(tmp_path / "docs")
+    index_collection(IndexRequest("manual", [str(files["manual"])]), JobState())
+    client = gemma_api.client()
+    question = [{"role": "user", "content": "What does error code XK-4471-Q mean?"}]
+    reply = client.chat.completions.create(model=MODEL, messages=question, max_tokens=16,
+                                           extra_body={"collections": ["manual"]}, **GREEDY)
+    documents = reply.model_extra["documents"]
+    assert documents["collections"] == ["manual"] and documents["problems"] == []
+    first = documents["sources"][0]
+    assert first["file"] == str(files["manual"].resolve()) and first["page"] == 3 and "tilt sensor" in first["text"]
+    assert reply.usage.prompt_tokens > 60  # the passages went into the prompt
+
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, max_tokens=16, stream=True,
+                                                 extra_body={"collections": ["manual", "gone"]}, **GREEDY))
+    last = [c for c in chunks if c.choices and c.choices[0].finish_reason][-1]
+    streamed = last.model_extra["documents"]
+    assert streamed["sources"][0]["page"] == 3 and "“gone” no longer exists" in streamed["problems"][0]
