@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -27,56 +26,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-PROMPT = ("Write a long, detailed story about a lighthouse keeper who finds a map in a bottle, "
-          "describing the sea, the weather and every step of the journey.")
+from tests.benchmarks.chat import PROMPT, figures, interleave, pct, raw_run  # noqa: E402 - the same raw path
+
 KEY = "bench-key"
-SAMPLING = dict(temperature=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
-
-
-def pct(values, q):
-    """Percentile with linear interpolation between ranks (numpy's default)."""
-    import numpy as np
-
-    return float(np.percentile(values, q * 100))
-
-
-def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, int]:
-    """Stream a greedy completion; (ttft_s, tokens_per_s, tokens). Tokens/s from the first token on."""
-    llm.reset()
-    count = 0
-    start = time.perf_counter()
-    first = None
-    for chunk in llm.create_completion(tokens, max_tokens=n, stream=True, seed=seed, **SAMPLING):
-        if chunk["choices"][0]["text"]:
-            if first is None:
-                first = time.perf_counter()
-            count += 1
-    end = time.perf_counter()
-    first = first or end
-    return first - start, (count - 1) / (end - first) if count > 1 else 0.0, count
+SAMPLING = dict(temperature=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)  # as chat.py's raw_run
 
 
 def server_run(http, engine, model_id: str, n: int, seed: int) -> tuple[float, float, int]:
-    """The same through the server: one streamed request, read as Server-Sent Events."""
+    """The raw path's prompt through the server: one streamed request, read as Server-Sent Events; (ttft_s,
+    tokens_per_s, tokens)."""
     engine.model.reset_cache()
     body = {"model": model_id, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": n, "stream": True,
             "seed": seed, **SAMPLING}
-    count = 0
-    first = None
+
+    def pieces(response):
+        for line in response.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                choices = json.loads(line[6:]).get("choices") or []
+                yield choices[0]["delta"].get("content") if choices else None
+
     start = time.perf_counter()
     with http.stream("POST", "/chat/completions", json=body) as response:
         response.raise_for_status()
-        for line in response.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            choices = json.loads(line[6:]).get("choices") or []
-            if choices and choices[0]["delta"].get("content"):
-                if first is None:
-                    first = time.perf_counter()
-                count += 1
-    end = time.perf_counter()
-    first = first or end
-    return first - start, (count - 1) / (end - first) if count > 1 else 0.0, count
+        return figures(pieces(response), start)
 
 
 def concurrent(url: str, model_id: str, clients: int, n: int) -> tuple[bool, list[float], list[str]]:
@@ -166,14 +138,8 @@ def main() -> int:
 
     raw_run(raw, tokens, 8, seed)  # warm-up both
     server_run(http, engine, name, 8, seed)
-    rows = {"raw": [], "server": []}
-    for i in range(args.runs):
-        for which in (("raw", "server") if i % 2 == 0 else ("server", "raw")):
-            r = raw_run(raw, tokens, args.tokens, seed) if which == "raw" else server_run(http, engine, name,
-                                                                                         args.tokens, seed)
-            rows[which].append(r)
-            print(f"  run {i + 1} {which:6s}: ttft {r[0] * 1000:7.1f} ms  {r[1]:6.1f} tok/s  {r[2]} tokens")
-    med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
+    med = interleave(args.runs, {"raw": lambda: raw_run(raw, tokens, args.tokens, seed),
+                                 "server": lambda: server_run(http, engine, name, args.tokens, seed)})
     raw_ttft, raw_tps = med["raw"]
     s_ttft, s_tps = med["server"]
     print(f"raw    : {raw_tps:.1f} tok/s, ttft {raw_ttft * 1000:.1f} ms")
