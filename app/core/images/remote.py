@@ -2,8 +2,8 @@
 
 An ImageRequest whose model is a "remote:CONNECTION/MODEL" reference comes here from ImageEngine.generate. The
 request carries Hearth's extra fields (seed, negative_prompt, steps, guidance_scale, scheduler); every image comes
-back as a PNG with the seed it was made with, and is saved with this request's parameters (the model recorded as
-the reference). Text to image only: a starting image, a mask, a ControlNet or LoRAs stay on this computer. Cancel
+back as a PNG with the seed it was made with, and ImageEngine saves it with this request's parameters (the model
+recorded as the reference). Text to image only: a starting image, a mask, a ControlNet or LoRAs stay on this computer. Cancel
 closes the HTTP connection, which the other Hearth takes as the end of the job.
 """
 
@@ -12,26 +12,22 @@ from __future__ import annotations
 import base64
 import io
 import threading
-from pathlib import Path
 
 from app.core import connections
 from app.core.errors import JobCancelled, UserError
-from app.core.images.metadata import save_png
 from app.core.images.params import GenerationParams
 
 POLL_S = 0.2
 
 
-def generate(request, state, settings=None) -> list:
-    """Make request.params' images on the connection its model names; returns the saved GeneratedImages (each
-    also sent as a partial). Raises UserError (unknown connection, server down, key refused, model gone, an
-    image-to-image request) or JobCancelled."""
+def fetch(params: GenerationParams, state, settings=None) -> list[tuple[object, int]]:
+    """Make params' images on the connection its model names; [(PIL image, seed)]. ImageEngine saves them. Raises
+    UserError (unknown connection, server down, key refused, model gone, an image-to-image request) or
+    JobCancelled."""
     from PIL import Image
 
-    from app.core.images.jobs import GeneratedImage, output_path
     from app.core.settings import Settings
 
-    params = request.params
     name, model = connections.parse_ref(params.model)
     conn = connections.find(settings or Settings.load(), name)
     if params.mode != "txt2img" or params.control or params.loras:
@@ -66,19 +62,10 @@ def generate(request, state, settings=None) -> list:
         client.close()
     if "error" in outcome:
         raise connections.explain(outcome["error"], conn, model) from None
-    results = []
+    made = []
     for index, item in enumerate(outcome["response"].data):
         seed = int((item.model_extra or {}).get("seed", params.seed + index if params.seed >= 0 else -1))
         image = Image.open(io.BytesIO(base64.b64decode(item.b64_json)))
         image.load()
-        out = Path(request.out) if request.out else output_path(seed, index)
-        if request.out and params.batch_count > 1:
-            out = out.with_name(f"{out.stem}-{index + 1}{out.suffix}")
-        recorded = GenerationParams.from_dict({**params.to_dict(), "seed": seed, "batch_count": 1,
-                                               "width": image.width, "height": image.height})
-        save_png(image, out, recorded, seed)
-        result = GeneratedImage(out, seed, recorded)
-        results.append(result)
-        state.partial(result)
-    state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")
-    return results
+        made.append((image.convert("RGB"), seed))
+    return made

@@ -265,9 +265,12 @@ async def _respond(request: Request, stream: JobStream, body: Sampled, model, ki
     if result is not None:
         return JSONResponse(_whole(ident, model.id, kind, result, use_tools))
     from sse_starlette.sse import EventSourceResponse
+    from starlette.background import BackgroundTask
 
     include_usage = bool((body.stream_options or {}).get("include_usage"))
-    return EventSourceResponse(_events(stream, ident, model.id, kind, use_tools, include_usage), ping=10)
+    # The background task also runs when the client left before the events began (their `finally` never ran).
+    return EventSourceResponse(_events(stream, ident, model.id, kind, use_tools, include_usage), ping=10,
+                               background=BackgroundTask(stream.close))
 
 
 def _usage(result) -> dict:

@@ -172,7 +172,9 @@ class ChatTab(QWidget):
         self._flush_timer = QTimer(self, interval=REPAINT_MS)
         self._flush_timer.timeout.connect(self._flush)
 
-        if self.cs.last_model and (Path(self.cs.last_model).is_file() or is_remote(self.cs.last_model)):
+        if self.engine.loaded:  # the server loaded one before this tab was first shown
+            self._on_engine_changed(self.engine.model.load_info)
+        elif self.cs.last_model and (Path(self.cs.last_model).is_file() or is_remote(self.cs.last_model)):
             self.model_bar.picker.select(self.cs.last_model)
             QTimer.singleShot(0, lambda: self.load_model(self.cs.last_model))
         if self.cs.last_conversation:  # pick up where the user left off

@@ -32,6 +32,7 @@ class ServerController(QObject):
         self.warning = ""
         self._thread = None  # app.core.server.serve.ServerThread while on
         self._runtime = None
+        self._restart = False
 
     # ---- what the window shows ---------------------------------------------------------------------------------
     @property
@@ -49,16 +50,12 @@ class ServerController(QObject):
             return False
         from app.core.server.runtime import Runtime
         from app.core.server.serve import ServerThread, check_host, ensure_api_key
-        from app.core.errors import UserError
 
         settings = self.ctx.settings
         if ensure_api_key(settings):
             self.ctx.save_settings()
         cfg = settings.server
-        try:
-            self.warning = check_host(cfg.host, allow_network=True)  # the Settings checkbox is the explicit choice
-        except UserError as exc:  # not reached: allowed above
-            self.warning = str(exc)
+        self.warning = check_host(cfg.host, allow_network=True)  # the Settings checkbox is the explicit choice
         self._runtime = Runtime(self.ctx.jobs.scheduler, self.ctx.engines, settings)
         self._thread = ServerThread(self._runtime, cfg.host, cfg.port, cfg.api_key, cfg.cors_origins,
                                     cfg.max_body_mb)
@@ -79,11 +76,19 @@ class ServerController(QObject):
         self._set(STOPPING)
         handle = self.ctx.jobs.submit(Job(lambda t, _state: t.stop(), thread, name="Stop server",
                                           resource="server"))
-        handle.sig_finished.connect(lambda: self._set(OFF))
+        handle.sig_finished.connect(self._on_stopped)
         return True
+
+    def _on_stopped(self) -> None:
+        if self.state == STOPPING:
+            self._set(OFF)
+        if self._restart:
+            self._restart = False
+            self.start()
 
     def stop_now(self, timeout: float = 3.0) -> None:
         """Stop before the app quits (blocks up to `timeout` seconds)."""
+        self._restart = False
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.stop(timeout)
@@ -91,10 +96,11 @@ class ServerController(QObject):
             self._set(OFF)
 
     def restart(self) -> None:
-        """Stop and start again with the current settings (after the port, key or origins changed)."""
+        """Stop and start again with the current settings (after the port, key or origins changed), in the
+        background."""
         if self.state in (ON, STARTING):
-            self.stop_now()
-            self.start()
+            self._restart = True
+            self.stop()
 
     # ---- internals ---------------------------------------------------------------------------------------------
     def _on_started(self, url: str) -> None:
@@ -102,6 +108,8 @@ class ServerController(QObject):
             return
         self.url = url
         self._set(ON)
+        if self.warning:
+            self.ctx.show_message(self.warning.removeprefix("warning: "), "warning")
 
     def _on_failed(self, message: str) -> None:
         self._thread = None
