@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 # Session fixtures shared by several test folders (tests/core/<feature>, tests/ui/<tab>, tests/cli).
-pytest_plugins = ["tests.fixtures.tiny_sd", "tests.fixtures.qwen"]
+pytest_plugins = ["tests.fixtures.tiny_sd", "tests.fixtures.qwen", "tests.fixtures.servers"]
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import app as hearth
 
 # Subcommand modules: each has register(subparsers) which sets `func` on its parser.
 COMMANDS = ["app.cli.doctor", "app.cli.models", "app.cli.chat", "app.cli.docs", "app.cli.image", "app.cli.segment",
-            "app.cli.clip"]
+            "app.cli.clip", "app.cli.serve", "app.cli.connections"]
 
 
 def build_parser():

@@ -13,7 +13,8 @@ from app.core.errors import UserError
 def register(sub) -> None:
     p = sub.add_parser("chat", help="chat with a GGUF model (streams the reply to stdout)")
     p.add_argument("prompt", nargs="?", help="your message (read from stdin when omitted or '-')")
-    p.add_argument("--model", metavar="PATH", help="GGUF file (default: the conversation's model, or the last one)")
+    p.add_argument("--model", metavar="PATH", help="GGUF file, or CONNECTION/MODEL for a model on another server "
+                                                   "(hearth connections); default: the conversation's, or the last")
     p.add_argument("--system", metavar="TEXT", help="system prompt (a new conversation's, or replaces the stored one)")
     p.add_argument("--max-tokens", type=int, default=None, metavar="N")
     p.add_argument("--temperature", type=float, default=None, metavar="T")
@@ -74,6 +75,9 @@ def run(args, state) -> int:
     model_path = args.model or (conversation.record.model if conversation else "") or cs.last_model
     if not model_path:
         raise UserError("No model given. Use --model PATH to a .gguf file.")
+    from app.core.connections import resolve_model
+
+    model_path = resolve_model(model_path, settings)
 
     options = TurnOptions.for_conversation(stored, cs, settings.documents, args.preset)
     for name in ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"):

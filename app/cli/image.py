@@ -14,7 +14,8 @@ def register(sub) -> None:
     p = sub.add_parser("image", help="generate an image (txt2img, img2img, inpaint, ControlNet)",
                        description="Generate an image with a Stable Diffusion model (SD 1.x, 2.x, SDXL).")
     p.add_argument("prompt", help="what to draw")
-    p.add_argument("--model", required=True, metavar="PATH", help="a .safetensors checkpoint or a diffusers folder")
+    p.add_argument("--model", required=True, metavar="PATH", help="a .safetensors checkpoint or a diffusers folder, "
+                   "or CONNECTION/MODEL for an image model on another Hearth (hearth connections)")
     p.add_argument("--negative", default="", metavar="TEXT", help="what to avoid")
     p.add_argument("--steps", type=int, default=None, metavar="N")
     p.add_argument("--guidance", type=float, default=None, metavar="G", help="CFG scale")
@@ -58,7 +59,11 @@ def build_params(args: argparse.Namespace):
     if args.mask and not args.init:
         raise UserError("--mask needs --init IMAGE (the image to inpaint).")
     family = "sd1"
-    model = Path(args.model).expanduser()
+    from app.core.connections import is_remote, resolve_model
+    from app.core.settings import Settings
+
+    reference = resolve_model(args.model, Settings.load())
+    model = Path(reference) if is_remote(reference) else Path(args.model).expanduser()
     if model.exists() and (model.is_dir() or model.suffix.lower() == ".safetensors"):
         family = families.detect_family(model)
     defaults = defaults_for(family, model.name)
@@ -69,7 +74,8 @@ def build_params(args: argparse.Namespace):
     else:
         width, height = defaults.width, defaults.height
     return GenerationParams(
-        prompt=args.prompt, negative_prompt=args.negative, model=str(model), seed=args.seed,
+        prompt=args.prompt, negative_prompt=args.negative, model=reference if is_remote(reference) else str(model),
+        seed=args.seed,
         steps=args.steps if args.steps is not None else defaults.steps,
         guidance=args.guidance if args.guidance is not None else defaults.guidance,
         scheduler=args.scheduler or defaults.scheduler, width=width, height=height, mode=mode,

@@ -110,6 +110,20 @@ class ImagesSettings:
 
 
 @dataclass
+class ServerSettings:
+    """The OpenAI-compatible server (`hearth serve`, the status bar's Server switch): where it listens, its API key
+    (made on first start), which browser origins may call it (CORS; none: no CORS headers at all) and the largest
+    request body in MB."""
+
+    enabled: bool = False  # the app starts it at launch (the switch's last state)
+    host: str = "127.0.0.1"
+    port: int = 8765
+    api_key: str = ""  # "" until the first start makes one
+    cors_origins: list = field(default_factory=list)  # e.g. ["http://localhost:3000"]
+    max_body_mb: int = 32
+
+
+@dataclass
 class Settings:
     """Every setting, one section per feature, saved as one JSON file (module docstring)."""
 
@@ -119,6 +133,9 @@ class Settings:
     documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     segment: SegmentSettings = field(default_factory=SegmentSettings)
     images: ImagesSettings = field(default_factory=ImagesSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    # Other OpenAI-compatible servers: name -> {"url", "api_key", "timeout_s"} (app/core/connections.py)
+    connections: dict = field(default_factory=dict)
     # Set by load() when the file could not be read; the UI shows it once. Not saved.
     load_notice: str = field(default="", compare=False)
 
@@ -221,4 +238,6 @@ def _coerce(key: str, kind, value):
         raise ValueError(f"'{key}' should be text")
     if origin is dict and not isinstance(value, dict):
         raise ValueError(f"'{key}' should be an object")
+    if origin is list and not isinstance(value, list):
+        raise ValueError(f"'{key}' should be a list")
     return value

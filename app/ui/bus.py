@@ -9,3 +9,4 @@ class AppBus(QObject):
     sig_mask_for_inpaint = Signal(str, str)  # mask PNG path, source image path
     sig_models_changed = Signal()  # the registry changed (download finished, import, delete)
     sig_collections_changed = Signal()  # a document collection was made or removed (Documents tab)
+    sig_connections_changed = Signal()  # a connection was added or removed (Settings → Connections)

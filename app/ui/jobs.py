@@ -1,25 +1,24 @@
 """The one background-job mechanism, Qt side.
 
-`JobManager.submit(job)` runs a core job (`fn(inputs, state)`) on a QThreadPool thread and returns a JobHandle
-whose signals (progress, partial, done, error, cancelled, finished) are always emitted on the GUI thread. Jobs
-that name the same `resource` run one after another; different resources run side by side.
+`JobManager.submit(job)` runs a core job (`fn(inputs, state)`) on the core Scheduler's worker threads
+(app/core/scheduler.py: the per-resource queues live there) and returns a JobHandle whose signals (progress,
+partial, done, error, cancelled, finished) are always emitted on the GUI thread. Jobs that name the same
+`resource` run one after another; different resources run side by side.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
-from collections import deque
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.core.errors import JobCancelled
-from app.core.jobs import Job, JobState, describe_error
+from app.core.jobs import Job, JobState
+from app.core.scheduler import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Scheduler, Ticket
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+__all__ = ["CANCELLED", "DONE", "FAILED", "QUEUED", "RUNNING", "JobHandle", "JobManager"]
 
 
 class JobHandle(QObject):
@@ -42,6 +41,7 @@ class JobHandle(QObject):
         self.result: Any = None
         self.error = ""
         self._manager = manager
+        self.ticket: Ticket | None = None  # the scheduler's, once submitted
         self.state = JobState(on_progress=self._emit_progress, on_partial=self._emit_partial)
 
     @property
@@ -80,50 +80,20 @@ class _Bridge(QObject):
     cancelled = Signal(int)
 
 
-class _Runnable(QRunnable):
-    def __init__(self, handle: JobHandle, bridge: _Bridge) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._job = handle.job
-        self._state = handle.state
-        self._bridge = bridge
-
-    def run(self) -> None:  # worker thread
-        job, state, bridge = self._job, self._state, self._bridge
-        bridge.started.emit(job.id)
-        try:
-            if state.cancelled:
-                raise JobCancelled()
-            result = job.fn(job.inputs, state)
-        except JobCancelled:
-            bridge.cancelled.emit(job.id)
-        except BaseException as exc:  # noqa: BLE001 - a job must never take the app down
-            if state.cancelled:
-                bridge.cancelled.emit(job.id)
-                return
-            log.error("job %r failed:\n%s", job.name, traceback.format_exc())
-            bridge.failed.emit(job.id, describe_error(exc))
-        else:
-            if state.cancelled:
-                bridge.cancelled.emit(job.id)
-            else:
-                bridge.done.emit(job.id, result)
-
-
 class JobManager(QObject):
-    """Runs jobs off the GUI thread. One per application."""
+    """Runs jobs off the GUI thread on the app's Scheduler (app/core/scheduler.py). One per application; the
+    server inside the app submits to the same scheduler, so jobs on one resource never overlap whoever sent them."""
 
     sig_job_added = Signal(object)  # JobHandle
     sig_job_finished = Signal(object)  # JobHandle (status says how)
     sig_job_failed = Signal(object, str)  # JobHandle, message
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = 4,
+                 scheduler: Scheduler | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_threads)
+        self.scheduler = scheduler or Scheduler(max_threads)
+        self._owns_scheduler = scheduler is None
         self._handles: dict[int, JobHandle] = {}
-        self._busy: set[str] = set()
-        self._waiting: dict[str, deque[JobHandle]] = {}
         self._latest: dict[str, JobHandle] = {}
         self._closing = False
         self._bridge = _Bridge(self)
@@ -150,21 +120,21 @@ class JobManager(QObject):
             self._latest[replace] = handle
         self._handles[job.id] = handle
         self.sig_job_added.emit(handle)
-        if job.resource and job.resource in self._busy:
-            self._waiting.setdefault(job.resource, deque()).append(handle)
-        else:
-            self._start(handle)
+        bridge = self._bridge
+        handle.ticket = self.scheduler.submit(job, handle.state,
+                                              on_start=lambda _t: bridge.started.emit(job.id),
+                                              on_finish=self._emit_finished)
+        if handle.status == QUEUED and handle.ticket.status == RUNNING:
+            handle.status = RUNNING  # it holds its resource (the thread picks it up in a moment)
         return handle
 
     def cancel(self, handle: JobHandle) -> None:
         if handle.finished:
             return
-        handle.state.cancel()
-        if handle.status == QUEUED and handle.job.resource in self._waiting:
-            queue = self._waiting[handle.job.resource]
-            if handle in queue:  # never started: finish it here
-                queue.remove(handle)
-                self._finish(handle, CANCELLED)
+        if handle.ticket is None:
+            handle.state.cancel()
+        else:
+            self.scheduler.cancel(handle.ticket)  # a queued job is finished at once (on this thread)
 
     def active(self) -> list[JobHandle]:
         return [h for h in self._handles.values() if not h.finished]
@@ -174,27 +144,35 @@ class JobManager(QObject):
             self.cancel(handle)
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        return self._pool.waitForDone(timeout_ms)
+        """Block until this manager's jobs ended (their signals are still to be delivered)."""
+        tickets = [h.ticket for h in self._handles.values() if h.ticket is not None]
+        return self.scheduler.wait(None if timeout_ms < 0 else timeout_ms / 1000, tickets)
 
     def shutdown(self, timeout_s: float = 2.5) -> bool:
         """Cancel everything and wait for the workers; True when all stopped in time."""
         self._closing = True
         self.cancel_all()
-        stopped = self._pool.waitForDone(int(timeout_s * 1000))
+        stopped = self.wait(int(timeout_s * 1000))
+        if self._owns_scheduler:
+            stopped = self.scheduler.shutdown(0.1) and stopped
         if not stopped:
             log.warning("jobs still running at shutdown: %s", [h.name for h in self.active()])
         return stopped
 
     # ---- internals ---------------------------------------------------------------------------------------------
-    def _start(self, handle: JobHandle) -> None:
-        if handle.job.resource:
-            self._busy.add(handle.job.resource)
-        handle.status = RUNNING
-        self._pool.start(_Runnable(handle, self._bridge))
+    def _emit_finished(self, ticket: Ticket) -> None:  # worker thread (or this one for a cancelled queued job)
+        job_id = ticket.job.id
+        if ticket.status == DONE:
+            self._bridge.done.emit(job_id, ticket.result)
+        elif ticket.status == FAILED:
+            self._bridge.failed.emit(job_id, ticket.error)
+        else:
+            self._bridge.cancelled.emit(job_id)
 
     def _on_started(self, job_id: int) -> None:
         handle = self._handles.get(job_id)
-        if handle is not None:
+        if handle is not None and not handle.finished:
+            handle.status = RUNNING
             handle.sig_started.emit()
 
     def _on_progress(self, job_id: int, fraction: object, text: str) -> None:
@@ -228,7 +206,6 @@ class JobManager(QObject):
     def _finish(self, handle: JobHandle, status: str) -> None:
         if handle.finished:
             return
-        was_running = handle.status == RUNNING
         handle.status = status
         self._handles.pop(handle.job.id, None)
         if status == DONE:
@@ -240,12 +217,3 @@ class JobManager(QObject):
             handle.sig_cancelled.emit()
         handle.sig_finished.emit()
         self.sig_job_finished.emit(handle)
-        resource = handle.job.resource
-        if resource and was_running:
-            self._busy.discard(resource)
-            queue = self._waiting.get(resource)
-            while queue:
-                nxt = queue.popleft()
-                if not nxt.finished:
-                    self._start(nxt)
-                    break

@@ -1,4 +1,5 @@
-"""The main window: five tabs, menus, a message bar, and a status bar with the device and the jobs."""
+"""The main window: five tabs, menus, a message bar, and a status bar with the device, the server switch and the
+jobs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVB
 
 import app as hearth
 from app.core import paths
+from app.core.engines import Engines
 from app.core.jobs import Job
 from app.core.settings import THEMES, Settings
 from app.core.units import format_bytes
 from app.ui import theme
 from app.ui.bus import AppBus
+from app.ui.connections import RemoteModels
 from app.ui.context import AppContext
 from app.ui.jobs import JobManager
 from app.ui.jobs_indicator import JobsIndicator
+from app.ui.server.controller import ServerController
+from app.ui.server.status import ServerStatus
 from app.ui.tabs import TABS, LazyTabs, TabHost, tab_class
 from app.ui.widgets import MessageBar
 
@@ -33,6 +38,7 @@ class MainWindow(QMainWindow):
         self.get_started = None  # the Get started dialog, once opened
         self.setWindowTitle(hearth.APP_NAME)
         self.resize(1200, 800)
+        self.engines = Engines(settings)  # the chat and image engines the tabs and the server share
         self.ctx = AppContext(
             settings=settings,
             jobs=self.jobs,
@@ -40,7 +46,10 @@ class MainWindow(QMainWindow):
             show_tab=self.show_tab,
             show_message=self.show_message,
             save_settings=self.save_settings,
+            engines=self.engines,
         )
+        self.ctx.remote = RemoteModels(self.ctx, self)
+        self.server = ServerController(self.ctx, self)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -70,6 +79,8 @@ class MainWindow(QMainWindow):
         # building the tab in view, and whatever create_window adds; or after a second if the window is not
         # painted (minimized).
         self._after_first_paint = [self._build_current_tab]
+        if settings.server.enabled:  # it was on when Hearth last closed
+            self._after_first_paint.append(self.server.start)
         QTimer.singleShot(1000, self._run_after_first_paint)
 
         hints = QApplication.styleHints()
@@ -93,6 +104,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Export conversation…", lambda: self._chat().export_conversation())
         file_menu.addAction("Import conversation…", lambda: self._chat().import_conversation())
         file_menu.addAction("Open data folder", lambda: self._open_folder(paths.data_dir()))
+        settings_action = QAction("&Settings…", self)
+        settings_action.setShortcut("Ctrl+,")
+        settings_action.triggered.connect(lambda: self.show_settings())
+        file_menu.addAction(settings_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut("Ctrl+Q")  # Cmd+Q on macOS
@@ -122,6 +137,8 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("Device: detecting…")
         self.device_label.setObjectName("deviceLabel")
         status.addWidget(self.device_label)
+        self.server_status = ServerStatus(self.server, self.settings, self.save_settings)
+        status.addPermanentWidget(self.server_status)
         self.jobs_indicator = JobsIndicator(self.jobs)
         status.addPermanentWidget(self.jobs_indicator)
 
@@ -164,6 +181,19 @@ class MainWindow(QMainWindow):
             f"<table>{rows}</table>"
             f"<p>Data: {paths.data_dir()}</p>"
         )
+
+    def show_settings(self, page: str = "server", modal: bool = True):
+        """File → Settings…: the server and the connections. Returns the dialog (shown, not run, when not
+        `modal`)."""
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.ctx, self.server, self)
+        dialog.show_page(page)
+        if modal:
+            dialog.exec()
+        else:
+            dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -262,9 +292,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
         self.save_settings()
+        self.server.stop_now(3.0)  # its requests are cancelled; the switch's state stays in settings
         for widget in self.tab_widgets.built():
             shutdown = getattr(widget, "shutdown", None)
             if callable(shutdown):
                 shutdown()
+        self.engines.close(0.5)  # what the server loaded when a tab that would free it was never opened
         self.jobs.shutdown(timeout_s=2.5)
         event.accept()

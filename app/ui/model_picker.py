@@ -1,5 +1,5 @@
-"""The one model picker: installed models of a kind (from the registry) plus files opened from disk, and a way to
-open another file. The Chat tab (GGUFs), Images (checkpoints, ControlNets, LoRAs) and Segment (SAM) all use it."""
+"""The one model picker: installed models of a kind (from the registry) plus files opened from disk and models on
+connections (set_remote), and a way to open another file. The Chat tab (GGUFs), Images (checkpoints, ControlNets, LoRAs) and Segment (SAM) all use it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from app.core import connections
 
 OPEN_FILE = "__open__"  # the combo entry that opens a file dialog (with open_in_list)
 
@@ -34,6 +36,7 @@ class ModelPicker(QWidget):
         self._label = label or (lambda model: model.name)
         self.empty_text, self.open_in_list = empty_text, open_in_list
         self.extra: list[str] = []  # files opened from disk, kept while the app runs
+        self.remote: dict[str, str] = {}  # models on connections: reference -> label (set_remote)
         row = QVBoxLayout(self) if stacked else QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
@@ -71,7 +74,13 @@ class ModelPicker(QWidget):
             if path not in seen and Path(path).exists():
                 self.combo.addItem(f"{Path(path).name} (opened)", path)
                 seen.add(path)
-        if current and current not in seen and Path(current).exists():
+        for ref, label in self.remote.items():
+            if ref not in seen:
+                self.combo.addItem(label, ref)
+                seen.add(ref)
+        if current and current not in seen and connections.is_remote(current):  # its server did not answer (yet)
+            self.combo.addItem(f"{connections.label(current)} (remote)", current)
+        elif current and current not in seen and Path(current).exists():
             self.extra.append(current)
             self.combo.addItem(f"{Path(current).name} (opened)", current)
         if self.combo.count() == 0:
@@ -83,6 +92,12 @@ class ModelPicker(QWidget):
         self.combo.setCurrentIndex(index if index >= 0 else 0)
         self.combo.blockSignals(False)
         self._index_changed()
+
+    def set_remote(self, entries: list[tuple[str, str]]) -> None:
+        """Offer these models on connections ([(reference, label)]) after the installed ones; the current choice
+        stays."""
+        self.remote = dict(entries)
+        self.refresh()
 
     def path(self) -> str:
         """The chosen model's path ("" when there is none)."""
@@ -102,7 +117,8 @@ class ModelPicker(QWidget):
         if not path:
             return
         if self.combo.findData(path) < 0:
-            self.extra.append(path)
+            if not connections.is_remote(path):
+                self.extra.append(path)
             self.refresh(path)
         self.combo.blockSignals(True)
         self.combo.setCurrentIndex(self.combo.findData(path))

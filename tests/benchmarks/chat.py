@@ -37,21 +37,42 @@ def pct(values, q):
     return float(np.percentile(values, q * 100))
 
 
-def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, int]:
-    """Stream a greedy completion; return (ttft_s, tokens_per_s, tokens). Tokens/s from the first token on."""
-    llm.reset()
+def figures(pieces, start: float) -> tuple[float, float, int]:
+    """(ttft_s, tokens_per_s, tokens) of a stream of text pieces, one per token, that began at `start`
+    (time.perf_counter()); empty pieces are not counted. Tokens/s from the first token on."""
     count = 0
-    start = time.perf_counter()
     first = None
-    for chunk in llm.create_completion(tokens, max_tokens=n, stream=True, temperature=0.0, seed=seed,
-                                       top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
-        if chunk["choices"][0]["text"]:
+    for piece in pieces:
+        if piece:
             if first is None:
                 first = time.perf_counter()
             count += 1
     end = time.perf_counter()
     first = first or end
     return first - start, (count - 1) / (end - first) if count > 1 else 0.0, count
+
+
+def raw_run(llm, tokens: list[int], n: int, seed: int) -> tuple[float, float, int]:
+    """Stream a greedy completion; return (ttft_s, tokens_per_s, tokens)."""
+    llm.reset()
+    start = time.perf_counter()
+    stream = llm.create_completion(tokens, max_tokens=n, stream=True, temperature=0.0, seed=seed, top_k=40,
+                                   top_p=0.95, min_p=0.05, repeat_penalty=1.0)
+    return figures((chunk["choices"][0]["text"] for chunk in stream), start)
+
+
+def interleave(runs: int, paths: dict) -> dict[str, tuple[float, float]]:
+    """Run each of `paths` (name → fn() returning (ttft_s, tok/s, tokens)) `runs` times, reversing their order every
+    other run so that neither always goes first on a loaded machine; print each run. Returns name → (median ttft,
+    median tok/s)."""
+    rows: dict[str, list] = {name: [] for name in paths}
+    names = list(paths)
+    for i in range(runs):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            r = paths[name]()
+            rows[name].append(r)
+            print(f"  run {i + 1} {name:6s}: ttft {r[0] * 1000:7.1f} ms  {r[1]:6.1f} tok/s  {r[2]} tokens")
+    return {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
 
 
 def hearth_run(engine, messages: list[dict], n: int, seed: int) -> tuple[float, float, int]:
@@ -158,14 +179,8 @@ def main() -> int:
 
     raw_run(raw, tokens, 8, seed)  # warm-up both
     hearth_run(engine, messages, 8, seed)
-    rows = {"raw": [], "hearth": []}
-    for i in range(args.runs):
-        for name in (("raw", "hearth") if i % 2 == 0 else ("hearth", "raw")):
-            r = raw_run(raw, tokens, args.tokens, seed) if name == "raw" else hearth_run(engine, messages,
-                                                                                        args.tokens, seed)
-            rows[name].append(r)
-            print(f"  run {i + 1} {name:6s}: ttft {r[0] * 1000:7.1f} ms  {r[1]:6.1f} tok/s  {r[2]} tokens")
-    med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
+    med = interleave(args.runs, {"raw": lambda: raw_run(raw, tokens, args.tokens, seed),
+                                 "hearth": lambda: hearth_run(engine, messages, args.tokens, seed)})
     raw_ttft, raw_tps = med["raw"]
     h_ttft, h_tps = med["hearth"]
     print(f"raw    : {raw_tps:.1f} tok/s, ttft {raw_ttft * 1000:.1f} ms")

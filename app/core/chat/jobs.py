@@ -17,14 +17,15 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.chat.backend import ChatBackend, open_backend
 from app.core.chat.citations import DocumentsUse
 from app.core.chat.documents import DocumentsFound, DocumentsRequest, SearchingDocuments
-from app.core.chat.llama import DEFAULT_CONTEXT_CAP, ChatModel, ChatResult, LoadInfo, PromptRead, Token
+from app.core.chat.llama import DEFAULT_CONTEXT_CAP, ChatResult, LoadInfo, PromptRead, Token
 from app.core.errors import UserError
 from app.core.jobs import Job, JobState
 
-__all__ = ["RESOURCE", "ChatEngine", "ChatResult", "DocumentsFound", "DocumentsRequest", "DocumentsUse",
-           "LoadInfo", "LoadRequest", "PromptRead", "ReplyRequest", "SearchingDocuments", "Token"]
+__all__ = ["RESOURCE", "ChatEngine", "ChatResult", "CompletionRequest", "DocumentsFound", "DocumentsRequest",
+           "DocumentsUse", "LoadInfo", "LoadRequest", "PromptRead", "ReplyRequest", "SearchingDocuments", "Token"]
 
 RESOURCE = "chat-model"  # every job that uses the loaded ChatModel names this resource
 
@@ -70,14 +71,28 @@ class ReplyRequest:
     documents: DocumentsRequest | None = None
     stop: list[str] = field(default_factory=list)
     grammar: str | None = None
+    tools: list[dict] | None = None  # OpenAI function definitions, for a template that takes them
+
+
+@dataclass
+class CompletionRequest:
+    """Raw text to continue (no chat template: OpenAI's legacy completions), with ChatModel.complete's sampling
+    keyword arguments, stop strings and an output grammar (GBNF)."""
+
+    prompt: str
+    sampling: dict = field(default_factory=dict)
+    stop: list[str] = field(default_factory=list)
+    grammar: str | None = None
 
 
 class ChatEngine:
-    """Holds the loaded ChatModel (and the documents retriever) across jobs. Its job methods are `fn(inputs, state)`
-    and must run under RESOURCE; the other methods are safe from any thread."""
+    """Holds the loaded chat backend — a local ChatModel or a RemoteChatModel (backend.py) — and the documents
+    retriever across jobs. Its job methods are `fn(inputs, state)` and must run under RESOURCE; the other methods
+    are safe from any thread. Listeners (add_listener) hear of every load and unload, from the job's thread."""
 
     def __init__(self) -> None:
-        self.model: ChatModel | None = None
+        self.model: ChatBackend | None = None
+        self._listeners: list = []
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
@@ -107,6 +122,25 @@ class ChatEngine:
         """A model is loaded and not closed."""
         return self.model is not None and not self.model.closed
 
+    @property
+    def loaded_path(self) -> str:
+        """The loaded model's path (or remote reference); "" when none is loaded."""
+        model = self.model
+        return str(model.load_info.path) if model is not None and not model.closed else ""
+
+    def add_listener(self, fn) -> None:
+        """Call `fn(LoadInfo)` after each load and `fn(None)` after an unload (on the job's thread): the Chat tab
+        follows a model the server loaded."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _tell(self, info) -> None:
+        for fn in list(self._listeners):
+            fn(info)
+
     def load_job(self, req: LoadRequest) -> Job:
         """The Job that loads `req` (named after the file, on RESOURCE)."""
         return Job(self.load, req, name=f"Load {Path(req.path).name}", resource=RESOURCE)
@@ -117,21 +151,48 @@ class ChatEngine:
 
     # ---- job functions: fn(inputs, state) -------------------------------------------------------------------
     def load(self, req: LoadRequest, state: JobState) -> LoadInfo:
-        """Job: unload the current model and load `req.path`. Raises UserError (not a GGUF, damaged, unknown
-        architecture, too big for this computer) or JobCancelled; the previous model is gone either way."""
+        """Job: unload the current model and load `req.path` (a GGUF, or a "remote:CONNECTION/MODEL" reference:
+        backend.open_backend). Raises UserError (not a GGUF, damaged, unknown architecture, too big for this
+        computer; server down, key refused, model gone) or JobCancelled; the previous model is gone either way."""
         self._idle.clear()
         try:
             self.unload(None, state)
-            model = ChatModel.load(req.path, n_ctx=req.n_ctx, n_gpu_layers=req.gpu_layers, n_threads=req.threads,
-                                   state=state, context_cap=req.context_cap, flash_attn=req.flash_attn,
-                                   use_mmap=req.use_mmap, template=req.template)
+            model = open_backend(req, state)
             with self._lock:
                 self.model = model
+            self._tell(model.load_info)
             return model.load_info
         finally:
             self._idle.set()
             if self._close_pending:
                 self._close()
+
+    def ensure(self, req: LoadRequest, state: JobState) -> LoadInfo:
+        """Job step: load `req` unless that model is already the loaded one. Returns its LoadInfo."""
+        model = self.model
+        if model is not None and not model.closed and str(model.load_info.path) == str(req.path):
+            return model.load_info
+        return self.load(req, state)
+
+    def complete(self, req: CompletionRequest, state: JobState) -> ChatResult:
+        """Job: continue `req.prompt` with the loaded local model (ChatModel.complete). Raises UserError when no
+        model is loaded, or the loaded one is remote."""
+        self._idle.clear()
+        try:
+            model = self._need_model()
+            if not hasattr(model, "complete"):
+                raise UserError("Text completion needs a model loaded on this computer.")
+            return model.complete(req.prompt, state=state, stop=req.stop, grammar=req.grammar, **req.sampling)
+        finally:
+            self._idle.set()
+            if self._close_pending:
+                self._close()
+
+    def _need_model(self):
+        model = self.model
+        if model is None or model.closed:
+            raise UserError("No chat model is loaded. Choose one in the model picker first.")
+        return model
 
     def reply(self, req: ReplyRequest, state: JobState) -> ChatResult:
         """Job: one reply with the loaded model, answering from `req.documents` when given. Streams partials
@@ -139,10 +200,10 @@ class ChatEngine:
         model is loaded or the conversation is empty."""
         self._idle.clear()
         try:
-            model = self.model
-            if model is None or model.closed:
-                raise UserError("No chat model is loaded. Choose one in the model picker first.")
+            model = self._need_model()
             sampling = {**req.sampling, "stop": req.stop, "grammar": req.grammar}
+            if req.tools:
+                sampling["tools"] = req.tools
             if req.documents is not None and req.documents.collections:
                 from app.core.chat import documents
 
@@ -183,3 +244,4 @@ class ChatEngine:
             model, self.model = self.model, None
         if model is not None:
             model.close()
+            self._tell(None)

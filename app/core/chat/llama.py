@@ -228,7 +228,12 @@ class LoadInfo:
 
     @property
     def where(self) -> str:
-        """Where it runs: "CPU, 8 threads", "GPU (all layers)" or "GPU 20/32 layers + CPU"."""
+        """Where it runs: "CPU, 8 threads", "GPU (all layers)", "GPU 20/32 layers + CPU", or "on CONNECTION (host)"
+        for a model on another server."""
+        if self.extra.get("remote"):
+            from urllib.parse import urlparse
+
+            return f"on {self.extra['remote']} ({urlparse(self.extra.get('url', '')).netloc})"
         if self.gpu_layers <= 0:
             return f"CPU, {self.n_threads} threads"
         if self.block_count and self.gpu_layers >= self.block_count:
@@ -457,38 +462,49 @@ class ChatModel:
         """Tokens of plain `text` (no special tokens, no BOS): for budgeting passages."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
-        """The prompt text for `messages` (ending with the assistant's turn opening) and the template's stop
-        strings."""
-        return self.renderer.render(messages)
+    @property
+    def supports_tools(self) -> bool:
+        """The chat template takes function definitions (`tools`), as Qwen's, Llama 3.1's or Mistral's do."""
+        return templates.supports_tools(self.template)
 
-    def prompt_tokens(self, messages: list[dict]) -> list[int]:
-        """The token ids chat() sends for `messages` (unfitted): the template's markers as control tokens, every
-        message's text as plain text — `<end_of_turn>` typed by a user stays seven ordinary tokens."""
-        segments, _ = self.renderer.segments(messages)
+    def render(self, messages: list[dict], tools: list[dict] | None = None) -> tuple[str, list[str]]:
+        """The prompt text for `messages` (ending with the assistant's turn opening), with the function
+        definitions `tools` when given, and the template's stop strings."""
+        return self.renderer.render(messages, tools)
+
+    def prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+        """The token ids chat() sends for `messages` (unfitted) and `tools`: the template's markers as control
+        tokens, every message's text as plain text — `<end_of_turn>` typed by a user stays seven ordinary tokens."""
+        segments, _ = self.renderer.segments(messages, tools)
         return self._prompt.tokens(segments)
 
-    def count_messages(self, messages: list[dict]) -> int:
-        """Prompt tokens `messages` take once rendered with the chat template (exactly what chat() sends)."""
-        return len(self.prompt_tokens(messages))
+    def count_messages(self, messages: list[dict], tools: list[dict] | None = None) -> int:
+        """Prompt tokens `messages` (and `tools`) take once rendered with the chat template (exactly what chat()
+        sends)."""
+        return len(self.prompt_tokens(messages, tools))
 
-    def fit(self, messages: list[dict], max_tokens: int, policy: str = "truncate_middle") -> ctxpolicy.Fitted:
-        """`messages` fitted into the context window less the reply's reserve (context.fit). Raises ContextFull
-        under the "stop" policy."""
+    def fit(self, messages: list[dict], max_tokens: int, policy: str = "truncate_middle",
+            tools: list[dict] | None = None) -> ctxpolicy.Fitted:
+        """`messages` fitted into the context window less the reply's reserve (context.fit), `tools` counted.
+        Raises ContextFull under the "stop" policy."""
         budget = self.n_ctx - ctxpolicy.reserve_for_reply(self.n_ctx, max_tokens)
-        return ctxpolicy.fit(messages, budget, self.count_messages, policy, self.n_ctx)
+        count = (lambda msgs: self.count_messages(msgs, tools)) if tools else self.count_messages
+        return ctxpolicy.fit(messages, budget, count, policy, self.n_ctx)
 
     # ---- generation --------------------------------------------------------------------------------------------
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None,
              state: JobState | None = None, policy: str = "truncate_middle", top_p: float = 0.95, top_k: int = 40,
              min_p: float = 0.05, repeat_penalty: float = 1.0, stop: list[str] | None = None,
-             grammar: str | None = None, **_ignored) -> ChatResult:
-        """Stream a reply to `messages` ([{"role": "system"|"user"|"assistant", "content": str}, ...]).
+             grammar: str | None = None, tools: list[dict] | None = None, **_ignored) -> ChatResult:
+        """Stream a reply to `messages` ([{"role": "system"|"user"|"assistant", "content": str}, ...]; with
+        `tools` also "tool" messages and assistant "tool_calls").
 
         The history is fitted into the context window by `policy` (context.py) leaving room for `max_tokens`;
         `stop` strings end the reply (the template's end-of-turn tokens always do); `grammar` (GBNF text, e.g.
-        from llama_cpp.llama_grammar.json_schema_to_gbnf) constrains the output; `seed` None draws a random one;
-        temperature 0 is greedy. state.partial gets PromptRead, then a Token per piece of text; state.cancel()
+        from llama_cpp.llama_grammar.json_schema_to_gbnf) constrains the output; `tools` (OpenAI function
+        definitions) are rendered by a template that takes them (supports_tools; the reply then may hold the
+        model's tool-call markup, see tools.py); `seed` None draws a random one; temperature 0 is greedy.
+        state.partial gets PromptRead, then a Token per piece of text; state.cancel()
         stops the reply, keeping what came (stopped == "cancelled"). Returns the whole reply. Raises UserError on
         an empty conversation, a closed model or a grammar llama.cpp cannot parse."""
         if not messages:
@@ -497,8 +513,8 @@ class ChatModel:
         with self._lock:
             if self._llm is None:
                 raise UserError("The chat model was closed. Load it again.")
-            fitted = self.fit(messages, max_tokens, policy)
-            segments, template_stops = self.renderer.segments(fitted.messages)
+            fitted = self.fit(messages, max_tokens, policy, tools)
+            segments, template_stops = self.renderer.segments(fitted.messages, tools)
             tokens = self._prompt.tokens(segments)
             stops, stop_ids = self._prompt.stops(template_stops)
             limit = self.n_ctx - 1
@@ -512,6 +528,29 @@ class ChatModel:
             if grammar:
                 sampling["grammar"] = self._grammar(grammar)
             return self._stream(tokens, stops + list(stop or []), stop_ids, max_new, fitted, state, sampling)
+
+    def complete(self, prompt: str, *, max_tokens: int = 16, temperature: float = 0.7, seed: int | None = None,
+                 state: JobState | None = None, top_p: float = 0.95, top_k: int = 40, min_p: float = 0.05,
+                 repeat_penalty: float = 1.0, stop: list[str] | None = None, grammar: str | None = None,
+                 **_ignored) -> ChatResult:
+        """Continue raw `prompt` text (no chat template): OpenAI's legacy completions. Same sampling, partials and
+        result as chat(). Raises ContextFull when the prompt leaves no room in the context window."""
+        state = state or JobState()
+        with self._lock:
+            if self._llm is None:
+                raise UserError("The chat model was closed. Load it again.")
+            tokens = self.tokenize(prompt)
+            if len(tokens) >= self.n_ctx - 1:
+                raise ctxpolicy.ContextFull(
+                    f"The prompt is {len(tokens)} tokens; the model's context window holds {self.n_ctx}, with "
+                    "room for the reply. Shorten the prompt.")
+            max_new = max(1, min(int(max_tokens), self.n_ctx - len(tokens) - 1))
+            sampling = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                            repeat_penalty=repeat_penalty, seed=seed)
+            if grammar:
+                sampling["grammar"] = self._grammar(grammar)
+            return self._stream(tokens, list(stop or []), set(), max_new, ctxpolicy.Fitted([], len(tokens)),
+                                state, sampling)
 
     def _stream(self, tokens, stops, stop_ids, max_new, fitted, state, sampling) -> ChatResult:
         llm = self._llm

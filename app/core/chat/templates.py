@@ -109,6 +109,11 @@ class ChatTemplate:
         return "From the model file" if self.name == "gguf" else LABELS.get(self.name, self.name)
 
 
+def supports_tools(template: ChatTemplate) -> bool:
+    """The template renders function definitions: it reads a `tools` variable (the Hugging Face convention)."""
+    return bool(re.search(r"\btools\b", template.source)) and "{%" in template.source
+
+
 def choose(architecture: str, gguf_template: str | None, override: str | None = None,
            vocab_size: int = 0) -> ChatTemplate:
     """The template to use. override: None/'auto' (the file's template, else the architecture's built-in one), a
@@ -160,36 +165,40 @@ class Renderer:
         self._marker = re.compile(f"({_PAD})?{self._nonce}(\\d+)E({_PAD})?")
         self._warned = False
 
-    def _format(self, messages: list[dict]):
+    def _format(self, messages: list[dict], tools: list[dict] | None = None):
+        keep = ("tool_calls", "tool_call_id", "name") if tools else ()
+        rendered = [{"role": m["role"], "content": m.get("content") or "",
+                     **{k: m[k] for k in keep if m.get(k) is not None}} for m in messages]
         try:
-            return self._formatter(messages=[{"role": m["role"], "content": m["content"]} for m in messages])
+            return self._formatter(messages=rendered, **({"tools": tools} if tools else {}))
         except Exception as exc:
             raise UserError(f"The chat template ({self.template.label}) failed on this conversation: {exc}. "
                             "Pick a built-in template for this model.") from exc
 
-    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
-        """(prompt ending with the assistant turn's opening, stop strings). Raises UserError when the template
-        fails on these messages (e.g. one that insists on alternating roles)."""
-        result = self._format(messages)
+    def render(self, messages: list[dict], tools: list[dict] | None = None) -> tuple[str, list[str]]:
+        """(prompt ending with the assistant turn's opening, stop strings). With `tools` (OpenAI function
+        definitions) the template gets them as `tools`, and messages keep their tool_calls / tool_call_id / name.
+        Raises UserError when the template fails on these messages (e.g. one that insists on alternating roles)."""
+        result = self._format(messages, tools)
         stops = list(self.template.stop)
         for s in result.stop or []:
             if isinstance(s, str) and s and s not in stops:
                 stops.append(s)
         return result.prompt, stops
 
-    def segments(self, messages: list[dict]) -> tuple[list[Segment], list[str]]:
+    def segments(self, messages: list[dict], tools: list[dict] | None = None) -> tuple[list[Segment], list[str]]:
         """The prompt as Segments, whose texts joined are exactly render()'s prompt, and the stop strings.
 
         Each message's content is rendered as a placeholder, so the template's own text and the contents come
         apart wherever the template puts them (trimmed if it trims them). A template that changes contents in
         other ways (the joined segments would differ from the real rendering) is handled message by message: each
         content is located where the template wrote it by rendering with that one message as a placeholder.
-        Raises UserError as render() does."""
-        prompt, stops = self.render(messages)
-        contents = [m["content"] for m in messages]
-        stand_in = [dict(m, content=f"{_PAD}{self._nonce}{i}E{_PAD}") if _protect(m["content"]) else m
+        `tools` as in render(). Raises UserError as render() does."""
+        prompt, stops = self.render(messages, tools)
+        contents = [m.get("content") for m in messages]
+        stand_in = [dict(m, content=f"{_PAD}{self._nonce}{i}E{_PAD}") if _protect(m.get("content")) else m
                     for i, m in enumerate(messages)]
-        text = self._format(stand_in).prompt
+        text = self._format(stand_in, tools).prompt
         pieces: list[Segment] = []
         at = 0
         for match in self._marker.finditer(text):
@@ -207,17 +216,17 @@ class Renderer:
             pieces.append(Segment(text[at:], False))
         if "".join(p.text for p in pieces) == prompt:
             return pieces, stops
-        return self._located(messages, prompt), stops
+        return self._located(messages, prompt, tools), stops
 
-    def _located(self, messages: list[dict], prompt: str) -> list[Segment]:
+    def _located(self, messages: list[dict], prompt: str, tools: list[dict] | None = None) -> list[Segment]:
         """Segments of `prompt` found one message at a time (for templates that rewrite contents)."""
         spans = []
         for i, message in enumerate(messages):
-            if not _protect(message["content"]):
+            if not _protect(message.get("content")):
                 continue
             marker = f"{self._nonce}{i}E"
             text = self._format([dict(m, content=marker) if j == i else m
-                                 for j, m in enumerate(messages)]).prompt
+                                 for j, m in enumerate(messages)], tools).prompt
             if text.count(marker) != 1:
                 self._warn(i)
                 continue

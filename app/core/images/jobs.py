@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core import paths
+from app.core import connections, paths
 from app.core.errors import JobCancelled, UserError
 from app.core.images import policy
 from app.core.images.loader import PipelineCache
@@ -130,6 +130,26 @@ def output_path(seed: int, index: int = 0) -> Path:
     return path
 
 
+def save_result(request: ImageRequest, image, seed: int, index: int, state, seconds: float = 0.0,
+                step_seconds: list | None = None, notes: list | None = None) -> GeneratedImage:
+    """Save image `index` of a request (PIL) with its parameters and seed (request.out, numbered in a batch, or a
+    new file in the images folder), with the `notes` of what was decided for the user; send it as a partial and
+    return it. Raises UserError when it cannot be saved."""
+    params = request.params
+    out = Path(request.out) if request.out else output_path(seed, index)
+    if request.out and params.batch_count > 1:
+        out = out.with_name(f"{out.stem}-{index + 1}{out.suffix}")
+    recorded = GenerationParams.from_dict({**params.to_dict(), "seed": seed, "batch_count": 1,
+                                           "width": image.width, "height": image.height})
+    try:
+        save_png(image, out, recorded, seed)
+    except OSError as exc:
+        raise UserError(f"Could not save the image to {out}: {exc.strerror or exc}.") from None
+    result = GeneratedImage(out, seed, recorded, seconds, step_seconds or [], list(notes or []))
+    state.partial(result)
+    return result
+
+
 class ImageEngine:
     """Holds the loaded pipelines (diffusers, github.com/huggingface/diffusers) across jobs; `generate` is the job
     the Images tab and `hearth image` run under RESOURCE."""
@@ -160,13 +180,16 @@ class ImageEngine:
         return model
 
     def generate(self, request: ImageRequest | GenerationParams, state) -> list[GeneratedImage]:
-        """Job function: load (or reuse) the model and make `batch_count` images. Returns them, saved."""
+        """Job function: load (or reuse) the model and make `batch_count` images. Returns them, saved. A model on
+        a connection ("remote:CONNECTION/MODEL") makes them on that server (images/remote.py)."""
         import torch
 
         if isinstance(request, GenerationParams):
             request = ImageRequest(request)
         params = request.params
         validate(params)
+        if connections.is_remote(params.model):  # another Hearth makes them (images/remote.py)
+            return self._generate_remote(request, state)
         self.previewer.mode = getattr(self.settings, "preview", "auto") if request.previews else "off"
         self.previewer.begin()
         state.check()
@@ -233,17 +256,17 @@ class ImageEngine:
             state.progress(index / params.batch_count, f"image {index + 1}/{params.batch_count}")
             image = pipe(**call).images[0]
             state.check()
-            out = Path(request.out) if request.out else output_path(seed, index)
-            if request.out and params.batch_count > 1:
-                out = out.with_name(f"{out.stem}-{index + 1}{out.suffix}")
-            recorded = GenerationParams.from_dict({**params.to_dict(), "seed": seed, "batch_count": 1})
-            try:
-                save_png(image, out, recorded, seed)
-            except OSError as exc:
-                raise UserError(f"Could not save the image to {out}: {exc.strerror or exc}.") from None
-            result = GeneratedImage(out, seed, recorded, time.perf_counter() - started, step_times, notes)
-            results.append(result)
-            state.partial(result)
+            results.append(save_result(request, image, seed, index, state, time.perf_counter() - started,
+                                       step_times, notes))
+        state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")
+        return results
+
+    def _generate_remote(self, request: ImageRequest, state) -> list[GeneratedImage]:
+        """Images made on the connection params.model names (images/remote.py), saved here."""
+        from app.core.images import remote
+
+        made = remote.fetch(request.params, state)
+        results = [save_result(request, image, seed, index, state) for index, (image, seed) in enumerate(made)]
         state.progress(1.0, f"{len(results)} image{'s' if len(results) != 1 else ''} saved")
         return results
 

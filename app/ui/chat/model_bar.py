@@ -42,6 +42,12 @@ class ModelBar(QWidget):
 
     def show_loaded(self, info) -> None:
         quant = f" · {info.quantization}" if info.quantization else ""
+        if info.extra.get("remote"):  # the picker names it already; say where it runs
+            self.info.setText(f"context {info.n_ctx} · {info.where}")
+            self.info.setToolTip(f"{info.name} runs on {info.extra['remote']} ({info.extra.get('url', '')}): what "
+                                 "you send goes to that server; documents are searched here. Context "
+                                 f"{info.n_ctx} tokens (the server's, or an estimate).")
+            return
         # The picker already shows the file's size; the label says what matters once loaded.
         self.info.setText(f"{info.name}{quant} · context {info.n_ctx} · {info.where}")
         self.info.setToolTip(f"{info.path} ({format_bytes(info.size_bytes)})\n"

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.core.chat.conversation import Conversation, Turn, TurnOptions
 from app.core.chat.jobs import RESOURCE, ChatEngine, DocumentsFound, LoadRequest
 from app.core.chat.store import ConversationStore
+from app.core.connections import is_remote
 from app.core.errors import UserError
 from app.core.jobs import Job
 from app.ui.chat.collections_picker import CollectionsPicker
@@ -52,12 +53,13 @@ REPAINT_MS = 30
 class ChatTab(QWidget):
     sig_model_loaded = Signal(object)  # LoadInfo
     sig_reply_finished = Signal(str)  # "done" | "cancelled" | "error"
+    sig_engine_changed = Signal(object)  # LoadInfo or None: the engine loaded or unloaded (maybe for the server)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.cs = ctx.settings.chat
-        self.engine = ChatEngine()
+        self.engine: ChatEngine = ctx.engines.chat  # shared with the server: one loaded model
         try:
             self.store = ConversationStore()
         except UserError as exc:  # unreadable database: keep working in memory and say so
@@ -159,6 +161,11 @@ class ChatTab(QWidget):
             lambda: self.model_bar.show_text("Load the model again to apply the new context/GPU/thread settings")
             if self.engine.loaded else None)
         ctx.bus.sig_models_changed.connect(self._on_models_changed)
+        if ctx.remote is not None:
+            ctx.remote.sig_changed.connect(self._on_remote_models)
+            ctx.remote.ensure()
+        self.sig_engine_changed.connect(self._on_engine_changed)
+        self.engine.add_listener(self._engine_listener)
         ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
         self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
         self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
@@ -168,7 +175,9 @@ class ChatTab(QWidget):
         self._flush_timer = QTimer(self, interval=REPAINT_MS)
         self._flush_timer.timeout.connect(self._flush)
 
-        if self.cs.last_model and Path(self.cs.last_model).is_file():
+        if self.engine.loaded:  # the server loaded one before this tab was first shown
+            self._on_engine_changed(self.engine.model.load_info)
+        elif self.cs.last_model and (Path(self.cs.last_model).is_file() or is_remote(self.cs.last_model)):
             self.model_bar.picker.select(self.cs.last_model)
             QTimer.singleShot(0, lambda: self.load_model(self.cs.last_model))
         if self.cs.last_conversation:  # pick up where the user left off
@@ -234,6 +243,33 @@ class ChatTab(QWidget):
         self._update_page()
         self.model_bar.show_text(f"Could not load the model: {message}" if message else "Loading cancelled")
         self.model_bar.info.setToolTip(message)
+
+    def _on_remote_models(self) -> None:
+        self.model_bar.picker.set_remote(self.ctx.remote.entries("chat"))
+        self._update_page()
+
+    def _engine_listener(self, info) -> None:  # the job's thread
+        try:
+            self.sig_engine_changed.emit(info)
+        except RuntimeError:  # the tab is gone
+            pass
+
+    def _on_engine_changed(self, info) -> None:
+        """The engine loaded (or let go of) a model without this tab asking: the server did. Show what is loaded."""
+        if self.load_handle is not None or self._closing:
+            return  # the tab's own load: _on_loaded / _on_load_failed say what happened
+        if info is None:
+            if self.load_info is not None and not self.engine.loaded:
+                self.load_info = None
+                self.model_bar.show_text("No model loaded")
+            return
+        if self.load_info is not None and str(self.load_info.path) == str(info.path):
+            return
+        self.load_info = info
+        self.model_bar.picker.select(str(info.path))
+        self.model_bar.show_loaded(info)
+        self.cs.last_model = str(info.path)
+        self._update_page()
 
     def set_template(self, key: str) -> None:
         if self.cs.last_model:
@@ -565,6 +601,7 @@ class ChatTab(QWidget):
     def shutdown(self) -> None:
         """Stop the reply (keeping what came), stop a load, free the model once its job has let go of it."""
         self._closing = True
+        self.engine.remove_listener(self._engine_listener)
         if self.reply_handle is not None:
             handle = self.reply_handle
             turn = self._finish_reply()

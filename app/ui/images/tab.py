@@ -48,7 +48,7 @@ class ImagesTab(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.engine = ImageEngine(ctx.settings.images)
+        self.engine: ImageEngine = ctx.engines.images  # shared with the server: one set of loaded pipelines
         self.handles: list = []
         self.init_path = ""
         self.segment_mask: tuple[str, str] | None = None
