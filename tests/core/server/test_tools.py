@@ -41,7 +41,7 @@ def test_the_stream_filter_holds_back_only_what_may_be_a_call():
 @pytest.fixture(scope="module")
 def qwen_api(qwen_gguf, tmp_path_factory):
     server = hearth_serve(tmp_path_factory.mktemp("qwen-home"), {"chat": [qwen_gguf]},
-                          load="qwen2.5-coder-0.5b-instruct")
+                          load="qwen2.5-coder-0.5b-instruct-q4_k_m")
     yield server
     server.stop()
 
@@ -49,7 +49,7 @@ def qwen_api(qwen_gguf, tmp_path_factory):
 @pytest.mark.slow
 def test_qwen_calls_a_tool_and_reads_its_result(qwen_api):
     client = qwen_api.client()
-    model = "qwen2.5-coder-0.5b-instruct"
+    model = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     messages = [{"role": "user", "content": "What is the weather in Paris right now?"}]
     reply = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER], temperature=0, seed=1,
                                            max_tokens=80)
