@@ -13,6 +13,7 @@ from pathlib import Path
 IMPORT = "models-import"  # one import at a time (copies can be many GB)
 STARTER = "models-starter"  # one starter-set download at a time
 CONVERT = "models-convert"
+CHECK = "models-check"  # reading installed models' headers for the Installed list
 QUANTIZE = "quantize"
 
 
@@ -37,6 +38,19 @@ def import_model(request: ImportRequest, state):
     from app.core.models import registry
 
     return registry.import_model(request.path, kind=request.kind, link=request.link, state=state)
+
+
+def check_installed(models: list, state) -> dict[str, str]:
+    """{model id: why it is not a whole model} for the installed `models` (registry.InstalledModel) that are
+    truncated or damaged; headers only (validate.py), checked one by one so the job can be cancelled between."""
+    found: dict[str, str] = {}
+    for i, model in enumerate(models):
+        state.check()
+        state.progress(i / max(1, len(models)), f"checking {model.name}")
+        problem = model.problem
+        if problem:
+            found[model.id] = problem
+    return found
 
 
 def download(spec, state):

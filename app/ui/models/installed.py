@@ -40,6 +40,7 @@ class InstalledView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.models: list[registry.InstalledModel] = []
+        self.problems: dict[str, str] = {}  # model id -> why it is not a whole model (flagged in the table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -105,6 +106,7 @@ class InstalledView(QWidget):
     # ---- listing -----------------------------------------------------------------------------------------------
     def refresh(self) -> None:
         self.models = registry.scan()
+        self.problems = {}
         self.table.setRowCount(len(self.models))
         for row, m in enumerate(self.models):
             values = [m.name, m.kind, m.format, m.quantization or "", format_bytes(m.size_bytes), m.source_text]
@@ -116,6 +118,33 @@ class InstalledView(QWidget):
                 self.table.setItem(row, col, item)
         self.stack.setCurrentWidget(self.table if self.models else self.empty)
         self._update_buttons()
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Read the listed models' headers off the GUI thread and flag the broken ones (as `hearth models list`)."""
+        if not self.models:
+            return
+        handle = self.ctx.jobs.submit(Job(models_jobs.check_installed, list(self.models), name="Check models",
+                                          resource=models_jobs.CHECK))
+        shown = [m.id for m in self.models]
+        handle.sig_done.connect(lambda found, shown=shown: self._show_problems(shown, found))
+
+    def _show_problems(self, shown: list[str], found: dict) -> None:
+        if [m.id for m in self.models] != shown:
+            return  # listed again since: that listing's check will answer
+        self.problems = dict(found)
+        for row, m in enumerate(self.models):
+            problem = found.get(m.id)
+            if not problem:
+                continue
+            for col in range(self.table.columnCount()):
+                item = self.table.item(row, col)
+                if item is None:
+                    continue
+                item.setForeground(Qt.GlobalColor.red)
+                item.setToolTip(f"{m.path}\n{problem}")
+            name = self.table.item(row, 0)
+            name.setText(f"⚠ {m.name} — broken")
 
     def selected(self) -> registry.InstalledModel | None:
         rows = self.table.selectionModel().selectedRows()

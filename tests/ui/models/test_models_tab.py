@@ -207,3 +207,23 @@ def test_downloading_a_model_that_wont_fit_asks_first(tab):
     entry, variant = catalog.find("mistral-7b-instruct-v0.3:Q8_0")
     assert tab.download_catalog(entry, variant) is None
     assert "will not run here" in asked[0] and tab.downloads.rows == {} and downloads.pending() == []
+
+
+def test_a_damaged_file_in_the_models_folder_is_flagged_in_the_list(tab, qtbot, tmp_path):
+    """A GGUF cut short (a copy that stopped, a bad disk) is listed as broken, with the reason, as `hearth models
+    list` marks it; whole files beside it are not."""
+    from app.core import paths
+
+    folder = paths.models_dir() / "chat"
+    folder.mkdir(parents=True, exist_ok=True)
+    whole = gguf(folder / "whole-Q8_0.gguf")
+    data = whole.read_bytes()
+    (folder / "cut-Q8_0.gguf").write_bytes(data[: len(data) // 2])
+    inst = tab.installed
+    inst.refresh()
+    rows = {inst.models[r].name: r for r in range(inst.table.rowCount())}
+    qtbot.waitUntil(lambda: "broken" in inst.table.item(rows["cut-Q8_0"], 0).text(), timeout=20000)
+    ids = {m.name: m.id for m in inst.models}
+    assert "incomplete" in inst.problems[ids["cut-Q8_0"]] and ids["whole-Q8_0"] not in inst.problems
+    assert "incomplete" in inst.table.item(rows["cut-Q8_0"], 3).toolTip()
+    assert inst.table.item(rows["whole-Q8_0"], 0).text() == "whole-Q8_0"
