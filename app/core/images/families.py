@@ -21,6 +21,8 @@ FAMILY_NAMES = {"sd1": "SD 1.x", "sd2-base": "SD 2.x (512)", "sd2-v": "SD 2.x (7
 
 
 def shipped_config(family: str) -> Path:
+    """The config folder Hearth ships for `family` (resources/images/configs/<family>/); existence is not checked here
+    (assembled_config does)."""
     return resources_dir() / "images" / "configs" / family
 
 
@@ -33,6 +35,9 @@ def safetensors_keys(path: Path) -> dict[str, list[int]]:
 
 
 def family_of_keys(keys: dict[str, list[int]], name: str = "") -> str:
+    """The family of a single-file checkpoint from its tensor names (`keys`: {name: shape}): 'sdxl' by its second text
+    encoder, SD 2.x by its OpenCLIP encoder ('sd2-v' unless `name` says base, turbo or 512: then 'sd2-base'), else
+    'sd1'. UserError when it holds no UNet weights (model.diffusion_model.*)."""
     if not any(k.startswith("model.diffusion_model.") for k in keys):
         raise UserError(
             f"{name or 'This file'} is not a Stable Diffusion checkpoint (no UNet weights). "
@@ -47,11 +52,16 @@ def family_of_keys(keys: dict[str, list[int]], name: str = "") -> str:
 
 
 def unet_in_channels(keys: dict[str, list[int]]) -> int:
+    """The UNet's input channels from its first convolution's shape (4; 9 for an inpainting UNet), 4 when that tensor is
+    absent."""
     shape = keys.get("model.diffusion_model.input_blocks.0.0.weight") or [0, 4]
     return int(shape[1]) if len(shape) > 1 else 4
 
 
 def family_of_folder(folder: Path) -> str:
+    """The family of a diffusers pipeline folder: SDXL by model_index.json, else by the UNet's cross_attention_dim
+    (1024: SD 2.x, 'sd2-v' when the scheduler predicts v; 2048: SDXL; otherwise 'sd1'). UserError without a readable
+    model_index.json."""
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -75,6 +85,9 @@ def family_of_folder(folder: Path) -> str:
 
 
 def detect_family(path: Path) -> str:
+    """The family (one of FAMILIES) of a diffusers folder or a .safetensors file (read from its header only); other
+    single files are taken as 'sd1'. UserError (IncompleteFile for a truncated file) as family_of_folder, family_of_keys
+    and safety.check_safetensors raise."""
     path = Path(path)
     if path.is_dir():
         return family_of_folder(path)
@@ -127,6 +140,8 @@ def clip_tokenizer_from_bpe(bpe_gz: Path, out: Path) -> Path:
 
 
 def shipped_clip_bpe() -> Path:
+    """Path of CLIP's BPE merge list in Hearth's resources (bpe_simple_vocab_16e6.txt.gz, from OpenAI's CLIP); existence
+    is not checked here."""
     return resources_dir() / "images" / "tokenizer" / CLIP_BPE
 
 
@@ -148,6 +163,7 @@ def find_clip_tokenizer(extra: list[Path] | None = None) -> Path | None:
 
 
 def has_tokenizer(config: Path) -> bool:
+    """True when `config`/tokenizer holds vocab.json and merges.txt, or tokenizer.json."""
     tok = config / "tokenizer"
     return (tok / "vocab.json").is_file() and (tok / "merges.txt").is_file() or (tok / "tokenizer.json").is_file()
 

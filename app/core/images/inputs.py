@@ -25,6 +25,10 @@ ASPECT_TOLERANCE = 0.02  # rounding to multiples of 8 moves the aspect ratio by 
 
 @dataclass
 class FittedInputs:
+    """What `prepare` returns: the generation `width` x `height` (pixels, multiples of 8), the starting `init` image,
+    `mask` and `control` image fitted to it (PIL images, or None), and `notes` telling the user what was decided about
+    the size."""
+
     width: int
     height: int
     init: object = None  # PIL RGB image of width x height, or None

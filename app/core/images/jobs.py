@@ -81,6 +81,10 @@ def make_scheduler(name: str, config):
 
 
 def validate(params: GenerationParams) -> None:
+    """Check `params` before anything loads. UserError, one sentence, for: no model; an unknown mode, control kind or
+    scheduler; steps outside 1..200; guidance (CFG scale) outside 0..30; a bad seed; a size that is not 0 x 0 (auto) or
+    multiples of 8 of at least 64, or above 2048 x 2048 pixels; a missing starting image, mask, ControlNet or control
+    image; strength outside (0, 1]; batch count outside 1..100."""
     if not params.model:
         raise UserError("Choose an image model first (an installed one, or open a .safetensors file).")
     if params.mode not in MODES:

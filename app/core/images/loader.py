@@ -67,6 +67,10 @@ def _describe_load_error(path: Path, exc: Exception) -> UserError:
 
 @dataclass
 class LoadedModel:
+    """A loaded checkpoint: its cache `key` (path, device, dtype, CPU offload, config), `path`, `family`, DevicePlan,
+    the txt2img pipeline `base` whose components every mode shares, the `pipelines` built from it per (mode,
+    ControlNet), the applied `loras` ((path, weight), ...) and the pipeline holding the CPU-offload hooks."""
+
     key: tuple
     path: Path
     family: str
@@ -78,6 +82,9 @@ class LoadedModel:
 
 
 class PipelineCache:
+    """Holds one loaded checkpoint (and one ControlNet) with its pipelines per mode; `loads` counts how many times a
+    checkpoint was actually read. Used by one job at a time."""
+
     def __init__(self) -> None:
         self.model: LoadedModel | None = None
         self._controlnets: dict[tuple, object] = {}
@@ -85,6 +92,10 @@ class PipelineCache:
 
     # ---- checkpoints -------------------------------------------------------------------------------------------
     def load(self, model_path: str, plan: DevicePlan, allow_pickle: bool = False, config: str = "") -> LoadedModel:
+        """Load the checkpoint at `model_path` (a diffusers folder or a single file; pickle files only with
+        `allow_pickle`, converted to safetensors first) placed as `plan` says, or return the loaded one when path,
+        device, dtype, offload and `config` (a config folder for a single file; default the family's shipped one) match.
+        UserError for a missing, unsafe, unrecognised or unloadable model."""
         _offline()
         path = safety.check_model_path(model_path, allow_pickle, "Model")
         key = (str(path), plan.device, plan.dtype, plan.cpu_offload, config)
@@ -152,6 +163,9 @@ class PipelineCache:
 
     # ---- ControlNet --------------------------------------------------------------------------------------------
     def controlnet(self, cn_path: str, family: str, plan: DevicePlan, allow_pickle: bool = False):
+        """The ControlNet at `cn_path` (a diffusers folder, or a single file built with the family's shipped ControlNet
+        config) on `plan`'s device; the last one is kept for reuse. UserError for a missing, unsafe or unloadable
+        model."""
         _offline()
         path = safety.check_model_path(cn_path, allow_pickle, "ControlNet")
         key = (str(path), plan.device, plan.dtype)
@@ -183,6 +197,9 @@ class PipelineCache:
 
     # ---- pipelines per mode ------------------------------------------------------------------------------------
     def pipeline(self, mode: str, controlnet=None, controlnet_key: str = ""):
+        """The diffusers pipeline for `mode` (txt2img | img2img | inpaint), with `controlnet` when given
+        (`controlnet_key` names it in the cache), built from the loaded model's components without copying them. Call
+        `load` first (AssertionError otherwise)."""
         import diffusers
 
         model = self.model
@@ -213,6 +230,9 @@ class PipelineCache:
 
     # ---- LoRA --------------------------------------------------------------------------------------------------
     def apply_loras(self, loras: list[tuple[str, float]], allow_pickle: bool = False) -> None:
+        """Make `loras` [(path, weight)] the LoRAs applied to the loaded model, unloading others (nothing to do when
+        they already are). UserError for a missing or unsafe file or one that does not fit the model's family; no LoRA
+        stays applied then."""
         model = self.model
         assert model is not None
         wanted = tuple((str(Path(p).expanduser().resolve()), float(w)) for p, w in loras)
@@ -238,6 +258,7 @@ class PipelineCache:
         model.loras = wanted
 
     def free(self) -> None:
+        """Drop the loaded model and ControlNet and release their memory (garbage collection, the CUDA cache)."""
         if self.model is None:
             return
         self.model = None

@@ -28,6 +28,9 @@ def _quote(value: str) -> str:
 
 
 def a1111_text(params: GenerationParams, seed: int) -> str:
+    """The A1111 `parameters` text for `params` generated with `seed`: the prompt, a 'Negative prompt:' line, then
+    'Steps: …, Sampler: …, CFG scale: …, Seed: …, Size: WxH, Model: …' plus the denoising strength, ControlNet and LoRA
+    weights when used. `parse_a1111` reads it back."""
     lines = [params.prompt]
     if params.negative_prompt:
         lines.append(f"Negative prompt: {params.negative_prompt}")

@@ -37,6 +37,11 @@ SIZE_PRESETS: dict[str, list[tuple[int, int]]] = {
 
 @dataclass
 class GenerationParams:
+    """One generation request; paths are strings. Sizes in pixels (0 x 0: match the starting or control image); `seed`
+    0..2^64-1 or -1 for random; `steps` denoising steps; `guidance` the CFG scale (classifier-free guidance, Ho &
+    Salimans 2022); `strength` img2img / inpaint denoising strength in (0, 1]; `control_scale` the ControlNet weight;
+    canny thresholds for OpenCV's Canny; `loras` (path, weight). jobs.validate checks it."""
+
     prompt: str = ""
     negative_prompt: str = ""
     model: str = ""  # path to a diffusers folder or a single-file checkpoint
@@ -66,12 +71,15 @@ class GenerationParams:
         return self.seed if self.seed >= 0 else random.randrange(0, 2**32 - 1)
 
     def to_dict(self) -> dict:
+        """Every field as a JSON-ready dict (LoRAs as [path, weight] lists)."""
         data = dataclasses.asdict(self)
         data["loras"] = [[p, w] for p, w in self.loras]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "GenerationParams":
+        """The inverse of `to_dict`: unknown keys are ignored, missing ones take the defaults; no validation
+        (jobs.validate does that)."""
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         if "loras" in kwargs:
@@ -80,11 +88,15 @@ class GenerationParams:
 
     @property
     def model_name(self) -> str:
+        """The model file's or folder's name without suffix ('' when none is set)."""
         return Path(self.model).stem if self.model else ""
 
 
 @dataclass
 class ModelDefaults:
+    """First settings suggested for a model: `steps`, `guidance` (CFG scale), `scheduler` (a SCHEDULERS name),
+    `width` x `height` in pixels, and a `note` for the user ('' for ordinary models)."""
+
     steps: int
     guidance: float
     scheduler: str

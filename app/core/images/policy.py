@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 @dataclass
 class DevicePlan:
+    """Where and how a diffusion pipeline runs: `device` (cpu | cuda | mps), `dtype` (float32 | float16), and diffusers'
+    memory savers: model CPU offload (CUDA only), attention slicing, VAE slicing, VAE tiling."""
+
     device: str  # cpu | cuda | mps
     dtype: str  # float32 | float16
     cpu_offload: bool = False
@@ -20,6 +23,7 @@ class DevicePlan:
     vae_tiling: bool = False
 
     def describe(self) -> str:
+        """One line for logs and the UI, e.g. 'CUDA fp16 (CPU offload, VAE slicing)'."""
         extras = [n for n, on in (("CPU offload", self.cpu_offload), ("attention slicing", self.attention_slicing),
                                    ("VAE slicing", self.vae_slicing), ("VAE tiling", self.vae_tiling)) if on]
         precision = "fp16" if self.dtype == "float16" else "fp32"

@@ -9,6 +9,9 @@ from app.core.errors import UserError
 
 
 def canny(image, low: int = 100, high: int = 200):
+    """Canny edges (Canny 1986, OpenCV's cv2.Canny on the grey image) of a PIL image: an RGB PIL image of the same size,
+    white edges on black. `low` / `high`: the hysteresis thresholds on gradient magnitude, 0 <= low < high <= 1000;
+    UserError otherwise."""
     import cv2
     import numpy as np
     from PIL import Image
@@ -37,6 +40,7 @@ _depth_cache: dict = {}
 
 
 def find_depth_model() -> Path | None:
+    """Path of the first installed depth-estimation model (models registry kind 'depth'), or None."""
     from app.core.models import registry
 
     found = registry.installed("depth")
@@ -44,6 +48,9 @@ def find_depth_model() -> Path | None:
 
 
 def depth(image, model_path: Path | None = None):
+    """Depth map of a PIL image by transformers' 'depth-estimation' pipeline (e.g. Depth Anything), as an RGB PIL image
+    of the same size (the model's grey levels). The estimator stays loaded while the model file is unchanged. UserError
+    when no depth model is installed."""
     import os
 
     import numpy as np

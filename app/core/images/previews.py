@@ -64,6 +64,9 @@ class Previewer:
         self._looked_up = None
 
     def preview(self, latents, family: str, device: str = "cpu"):
+        """A preview of the first latent of `latents` (B x 4 x h x w torch tensor) as an RGB uint8 numpy array: TAESD's
+        decode (8h x 8w x 3) when one is installed and the mode allows, else `approx_rgb` (h x w x 3); None when the
+        mode is 'off'. Never raises for a broken TAESD (falls back)."""
         if self.mode == "off":
             return None
         if self.mode in ("auto", "taesd"):

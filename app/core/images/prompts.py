@@ -23,12 +23,17 @@ CHUNK = 75  # tokens per pass, between the start and end tokens
 
 @dataclass
 class PromptInputs:
+    """What `prompt_inputs` returns: `kwargs` for the pipeline call (prompt text, or the *_embeds tensors), `tokens` the
+    longest prompt's length in CLIP tokens (without start / end), `chunks` how many 75-token chunks were encoded (1 when
+    passed as text)."""
+
     kwargs: dict  # for the pipeline call: prompt / negative_prompt, or the *_embeds tensors
     tokens: int  # the longest prompt's length in CLIP tokens (without start / end)
     chunks: int  # 1 when passed as text
 
     @property
     def note(self) -> str:
+        """A sentence for the user when the prompt was encoded in chunks, else ''."""
         if self.chunks <= 1:
             return ""
         return (f"The prompt is {self.tokens} CLIP tokens (one pass of the text encoder reads 75): encoded in "

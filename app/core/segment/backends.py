@@ -37,6 +37,7 @@ class Sam1Backend:
         self.model, self.size, self.device = model, img_size, device
 
     def blocks(self) -> list:
+        """The image encoder's ViT blocks, in order (progress and cancellation hooks run between them)."""
         return list(self.model.image_encoder.blocks)
 
     def encode(self, rgb: np.ndarray):
@@ -51,6 +52,8 @@ class Sam1Backend:
         return (features,), tuple(int(x) for x in tensor.shape[-2:])
 
     def to_input(self, xy: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
+        """Image pixel coordinates (... x 2, x then y) -> the encoder's input frame, as SamPredictor maps them
+        (ResizeLongestSide.apply_coords); `original_size` is (H, W) in pixels."""
         from segment_anything.utils.transforms import ResizeLongestSide
 
         return ResizeLongestSide(self.size).apply_coords(np.asarray(xy, dtype=np.float64), original_size)
@@ -87,6 +90,9 @@ class TransformersBackend:
         return list(encoder.layers)
 
     def encode(self, rgb: np.ndarray):
+        """rgb H x W x 3 uint8 -> (features, (h, w) of the image as the encoder saw it, pixels). `features`: torch
+        tensors on the device, the 1 x C x h x w embedding first, then the family's extra maps (see the module
+        docstring); SAM 2 / EdgeTAM stretch, so (h, w) is (size, size)."""
         import torch
 
         rgb = rgb if rgb.flags.writeable else rgb.copy()  # decoded photos are read-only; torch warns about those

@@ -23,6 +23,10 @@ from app.core import paths
 
 @dataclass
 class CachedEmbedding:
+    """One cache entry. `features`: the 1 x C x h x w float32 embedding; `original_size`: (H, W) of the photo and
+    `input_size`: (h, w) as the encoder saw it before padding, both in pixels; `extra`: further float32 feature maps the
+    decoder reads, in the backend's order."""
+
     features: np.ndarray  # 1 x C x h x w float32
     original_size: tuple[int, int]  # (H, W) of the image
     input_size: tuple[int, int]  # (h, w) of the image as the encoder saw it (before padding to the square)
@@ -30,12 +34,16 @@ class CachedEmbedding:
 
 
 def default_dir() -> Path:
+    """`<cache dir>/segment-embeddings`, created if missing."""
     path = paths.cache_dir() / "segment-embeddings"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 class EmbeddingCache:
+    """The cache in `directory` (default `default_dir()`), capped at `max_bytes` bytes (default 2 GiB; 0 or less stores
+    nothing). `hits` / `misses` count `get` results. OSError when the folder cannot be created."""
+
     def __init__(self, directory: Path | None = None, max_bytes: int = 2 * 2**30) -> None:
         self.directory = Path(directory) if directory else default_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -48,6 +56,8 @@ class EmbeddingCache:
         return self.directory / f"{model_key}-{image_key}.npz"
 
     def get(self, image_key: str, model_key: str) -> CachedEmbedding | None:
+        """The entry for (image_key, model_key), or None. A hit becomes the most recently used; a damaged file is
+        deleted and counts as a miss (never raises for a bad file)."""
         path = self._file(image_key, model_key)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -70,6 +80,8 @@ class EmbeddingCache:
         return self._file(*keys).exists()
 
     def put(self, image_key: str, model_key: str, entry: CachedEmbedding) -> None:
+        """Store `entry` (arrays as float32) atomically, then evict down to the cap. Does nothing when max_bytes <= 0; a
+        disk error (OSError) propagates after the temporary file is removed."""
         if self.max_bytes <= 0:
             return
         path = self._file(image_key, model_key)
@@ -98,6 +110,7 @@ class EmbeddingCache:
         return out
 
     def total_bytes(self) -> int:
+        """Bytes the entries take on disk."""
         return sum(size for _, size, _ in self.entries())
 
     def evict(self) -> int:
@@ -122,5 +135,6 @@ class EmbeddingCache:
             return removed
 
     def clear(self) -> None:
+        """Delete every entry."""
         for path, _, _ in self.entries():
             path.unlink(missing_ok=True)

@@ -27,6 +27,11 @@ CHUNK = 32  # masks scaled up at once
 
 @dataclass(frozen=True)
 class EverythingParams:
+    """Settings of the automatic mask generator; names and defaults follow segment-anything's SamAutomaticMaskGenerator
+    (Kirillov et al. 2023): grid side and batch in points, predicted-IoU and stability thresholds (0..1), the stability
+    score's logit offset, box-NMS IoU threshold. `min_area` (photo pixels) drops whole masks, unlike the library's
+    min_mask_region_area post-processing."""
+
     points_per_side: int = 32  # the grid is points_per_side x points_per_side
     points_per_batch: int = 64  # points decoded together (memory grows with it)
     pred_iou_thresh: float = 0.88  # keep masks whose predicted IoU is above this
@@ -38,6 +43,10 @@ class EverythingParams:
 
 @dataclass
 class FoundObject:
+    """One object `segment_everything` found: its `prediction` (one candidate: 1 x h x w low-res logits and predicted
+    IoU), the grid `point` (x, y) that found it, its `box` (x0, y0, x1, y1; x1, y1 exclusive) and `area`, all in photo
+    pixels, and its `stability` score (0..1)."""
+
     prediction: Prediction  # one candidate (index 0): low-res logits and predicted IoU
     point: tuple[float, float]  # the grid point (photo pixels) that found it
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels

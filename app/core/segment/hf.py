@@ -54,6 +54,7 @@ class HfArch:
         return f"{title} {self.detail}" if self.detail and self.family != "edgetam" else title
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-ready; also hashed into the fingerprint)."""
         return asdict(self)
 
 

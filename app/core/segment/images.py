@@ -16,6 +16,9 @@ from app.core.imageio import IMAGE_SUFFIXES
 
 @dataclass
 class LoadedImage:
+    """A photo opened for segmentation: `rgb` H x W x 3 uint8 (C-contiguous), `key` its pixel hash (`pixel_hash`, the
+    embedding cache key's image part), `path` the source file (None for a pasted image)."""
+
     rgb: np.ndarray  # H x W x 3 uint8
     key: str  # hash of the pixels: the embedding cache key's image part
     path: Path | None = None  # None for a pasted image
@@ -27,10 +30,13 @@ class LoadedImage:
 
     @property
     def name(self) -> str:
+        """The file name, or 'pasted image'."""
         return self.path.name if self.path else "pasted image"
 
 
 def pixel_hash(rgb: np.ndarray) -> str:
+    """32 hex digits: BLAKE2b (16-byte digest) of the array's shape and pixel bytes, so equal pixels give the same key
+    whatever the file's name or format."""
     h = hashlib.blake2b(digest_size=16)
     h.update(repr(rgb.shape).encode())
     h.update(np.ascontiguousarray(rgb).data)
@@ -59,6 +65,8 @@ def load_image(path: str | Path) -> LoadedImage:
 
 
 def folder_images(folder: str | Path) -> list[Path]:
+    """Image files directly in `folder` (suffixes of imageio.IMAGE_SUFFIXES, not recursive), sorted by name ignoring
+    case. UserError when `folder` is not a directory."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"Not a folder: {folder}")

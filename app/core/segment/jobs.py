@@ -16,6 +16,7 @@ DECODER = "sam-decoder"
 
 
 def installed_sam_models():
+    """The installed models of kind 'sam' (models.registry.installed), each with .name and .path."""
     from app.core.models import registry
 
     return registry.installed("sam")
@@ -66,12 +67,17 @@ def resolve_model(spec: str | None) -> Path:
 
 # ---- jobs ------------------------------------------------------------------------------------------------------
 def load_model_job(inputs, state):
+    """Job: inputs (SegmentEngine, path) -> the LoadedSam (SegmentEngine.load). UserError for a file or folder that is
+    not a loadable SAM-family model."""
     engine, path = inputs
     return engine.load(path, state)
 
 
 @dataclass
 class OpenedImage:
+    """What `open_image_job` returns: the decoded `image`, its `display` copy (h x w x 3 uint8, long side at most
+    max_side pixels) and `scale` (display pixels per image pixel, <= 1)."""
+
     image: imgs.LoadedImage
     display: np.ndarray  # downsampled RGB for the screen
     scale: float  # display px per image px
@@ -88,6 +94,8 @@ def open_image_job(inputs, state):
 
 
 def encode_job(inputs, state) -> Embedding:
+    """Job: inputs (SegmentEngine, LoadedImage) -> its Embedding, from the cache or by running the encoder (progress per
+    encoder block, JobCancelled between blocks). UserError when no model is loaded."""
     engine, image = inputs
     return engine.encode(image, state)
 
@@ -125,6 +133,10 @@ class _Quiet:
 
 @dataclass
 class DecodeRequest:
+    """Inputs of `decode_job`: engine and embedding, `vid` (the layer version the prompts belong to), `prompts` (image
+    pixels), `mask_input` (1 x h x w low-res logits of the previous step, or None), `multimask` (several candidates
+    instead of one), `display_size` and `thumb_size` ((width, height), pixels)."""
+
     engine: SegmentEngine
     embedding: Embedding
     vid: int
@@ -137,6 +149,8 @@ class DecodeRequest:
 
 @dataclass
 class DecodeResult:
+    """What `decode_job` returns: the Prediction for layer version `vid` (see SegmentSession.attach)."""
+
     vid: int
     prediction: Prediction
 
@@ -153,6 +167,8 @@ def decode_job(req: DecodeRequest, state) -> DecodeResult:
 
 
 def parse_point(text: str) -> tuple[float, float, int]:
+    """CLI --point 'X,Y' or 'X,Y,L' (image pixels; L: 1 positive, the default, or 0 negative) -> (x, y, label).
+    UserError for any other text."""
     parts = [p.strip() for p in text.split(",")]
     try:
         if len(parts) == 2:
@@ -165,6 +181,8 @@ def parse_point(text: str) -> tuple[float, float, int]:
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
+    """CLI --box 'X0,Y0,X1,Y1' (two opposite corners, image pixels) -> (x0, y0, x1, y1) with x0 < x1 and y0 < y1.
+    UserError for other text or a box of zero width or height."""
     parts = [p.strip() for p in text.split(",")]
     try:
         if len(parts) == 4:
@@ -177,6 +195,8 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def check_inside(prompts: Prompts, size: tuple[int, int]) -> None:
+    """UserError when a point lies outside the image or the box does not overlap it. `size`: (width, height) in
+    pixels."""
     w, h = size
     for x, y, _ in prompts.points:
         if not (0 <= x < w and 0 <= y < h):
@@ -189,6 +209,9 @@ def check_inside(prompts: Prompts, size: tuple[int, int]) -> None:
 
 @dataclass
 class EverythingRequest:
+    """Inputs of `everything_job`: engine, embedding, `params` (everything.EverythingParams) and `display_size` ((width,
+    height) of the screen copy, pixels)."""
+
     engine: SegmentEngine
     embedding: Embedding
     params: object  # everything.EverythingParams
@@ -210,6 +233,9 @@ def everything_job(req: EverythingRequest, state) -> list:
 # ---- exports ---------------------------------------------------------------------------------------------------
 @dataclass
 class ExportRequest:
+    """Inputs of `export_job`: `kind` (mask | cutout | coco | labelme | inpaint), the file to write, the photo (`rgb`
+    H x W x 3 uint8), its name and path (None when pasted), and `objects` [(label, Prediction, candidate index)]."""
+
     kind: str  # mask | cutout | coco | labelme | inpaint
     path: Path  # the file to write (for inpaint: the mask file)
     rgb: np.ndarray

@@ -55,11 +55,16 @@ class SamArch:
         return f"custom (width {self.embed_dim}, depth {self.depth}, {self.img_size}px)"
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-ready; also hashed into the fingerprint)."""
         return asdict(self)
 
 
 @dataclass
 class LoadedSam:
+    """A model ready to segment: `model` (on `device`, eval mode), its `arch`, the `path` it came from, the weights'
+    `fingerprint` (the embedding cache key's model part), `extra` (SAM 1: the checkpoint's unused keys, under
+    'unexpected') and the `backend` that encodes and decodes for its family."""
+
     model: object  # segment_anything.modeling.Sam or a transformers SAM-family model, on `device`, in eval mode
     arch: object  # SamArch (a SAM 1 checkpoint) or hf.HfArch (a Hugging Face folder): .name, .img_size
     path: Path
@@ -257,6 +262,8 @@ def inspect_checkpoint(path: str | Path):
 
 
 def best_device(preference: str = "auto") -> str:
+    """`preference` unless it is 'auto' or empty; otherwise 'cuda' when available, then 'mps', else 'cpu'. An explicit
+    choice is not checked here (`place` falls back to the CPU)."""
     import torch
 
     if preference and preference != "auto":

@@ -27,16 +27,25 @@ _tls = threading.local()  # the job state of the encoder running on this thread 
 
 @dataclass(frozen=True)
 class Prompts:
+    """One object's prompts: `points` (x, y, label) in image pixels, label 1 positive or 0 negative, and an optional
+    `box` (x0, y0, x1, y1) in image pixels."""
+
     points: tuple[tuple[float, float, int], ...] = ()  # (x, y, 1 positive | 0 negative), image pixels
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1, image pixels
 
     @property
     def empty(self) -> bool:
+        """True when there is no point and no box."""
         return not self.points and self.box is None
 
 
 @dataclass
 class Embedding:
+    """An image's encoder output and what decoding it needs: `features` (torch tensors on the model's device, the
+    1 x C x h x w embedding first), `original_size` (H, W) and `input_size` (h, w before padding) in pixels, the image's
+    pixel hash, the LoadedSam that made it, whether it came from the cache, and the encoder's `seconds` (None from the
+    cache)."""
+
     features: tuple  # torch.Tensors on the model's device: the 1 x C x h x w embedding first, then what the
     #                  decoder also reads (SAM 2's high-resolution maps, SAM-HQ's early ViT features); see backends
     original_size: tuple[int, int]  # (H, W)
@@ -61,10 +70,12 @@ class Prediction:
 
     @property
     def count(self) -> int:
+        """The number of candidate masks C."""
         return int(self.low_res.shape[0])
 
     @property
     def best(self) -> int:
+        """Index of the candidate with the highest predicted IoU."""
         return int(np.argmax(self.ious))
 
     def logits(self, index: int) -> np.ndarray:
@@ -136,11 +147,13 @@ class SegmentEngine:
         return sam
 
     def require(self) -> LoadedSam:
+        """The loaded model. UserError when none is loaded."""
         if self.sam is None:
             raise UserError("No Segment Anything model is loaded. Choose one in the model picker (or Open .pth…).")
         return self.sam
 
     def unload(self) -> None:
+        """Forget the model and the embeddings held in memory (the disk cache stays)."""
         with self._lock:
             self.sam = None
             self._memory.clear()

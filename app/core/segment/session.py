@@ -21,6 +21,10 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class Layer:
+    """One version of an object: `name`, overlay `color` (RGB, 0..255), `lid` (its lineage, the same across versions),
+    `vid` (this version), its `prompts`, the user's candidate `choice` (None: the best by predicted IoU), the
+    `prediction` for exactly these prompts (None until decoded) and whether it is `visible`."""
+
     name: str
     color: tuple[int, int, int]
     lid: int  # lineage: the same object across versions
@@ -32,6 +36,8 @@ class Layer:
 
     @property
     def chosen(self) -> int | None:
+        """Index of the candidate to show: the user's choice when the prediction has it, else the best; None without a
+        prediction."""
         if self.prediction is None:
             return None
         if self.choice is not None and self.choice < self.prediction.count:
@@ -46,6 +52,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One undo step: every layer (immutable versions) and the index of the active one."""
+
     layers: tuple[Layer, ...]
     active: int
 
@@ -55,6 +63,9 @@ def _new_layer(name: str, index: int) -> Layer:
 
 
 class SegmentSession:
+    """The object layers of one photo, with undo/redo of every prompt change (at most MAX_HISTORY snapshots). Pure
+    Python, no model calls; not locked, so use it from one thread."""
+
     def __init__(self) -> None:
         self._history: list[Snapshot] = [Snapshot((_new_layer("object 1", 0),), 0)]
         self._pos = 0
@@ -63,29 +74,36 @@ class SegmentSession:
     # ---- reading -----------------------------------------------------------------------------------------------
     @property
     def snapshot(self) -> Snapshot:
+        """The snapshot undo/redo stand at."""
         return self._history[self._pos]
 
     @property
     def layers(self) -> tuple[Layer, ...]:
+        """The current layers."""
         return self.snapshot.layers
 
     @property
     def active_index(self) -> int:
+        """Index of the active layer in `layers`."""
         return self.snapshot.active
 
     @property
     def active(self) -> Layer:
+        """The active layer (the one prompts go to)."""
         return self.snapshot.layers[self.snapshot.active]
 
     @property
     def can_undo(self) -> bool:
+        """True when there is an earlier snapshot."""
         return self._pos > 0
 
     @property
     def can_redo(self) -> bool:
+        """True when an undone snapshot can be restored."""
         return self._pos < len(self._history) - 1
 
     def pending_layers(self) -> list[Layer]:
+        """Layers with prompts but no prediction yet (what the decoder still has to do)."""
         return [layer for layer in self.layers if layer.pending]
 
     def feed_for(self, layer: Layer):
@@ -114,15 +132,20 @@ class SegmentSession:
         return layer
 
     def add_point(self, x: float, y: float, positive: bool = True) -> Layer:
+        """Add a point (image pixels; positive or negative) to the active layer: a new version without prediction, its
+        candidate choice reset. Returns that version."""
         p = self.active.prompts
         return self._change_active(prompts=Prompts(p.points + ((float(x), float(y), 1 if positive else 0),), p.box),
                                    prediction=None, choice=None)
 
     def set_box(self, x0: float, y0: float, x1: float, y1: float) -> Layer:
+        """Set the active layer's box from two opposite corners (image pixels), stored as (x0, y0, x1, y1) with x0 <=
+        x1, y0 <= y1: a new version as for `add_point`. Returns it."""
         box = (float(min(x0, x1)), float(min(y0, y1)), float(max(x0, x1)), float(max(y0, y1)))
         return self._change_active(prompts=Prompts(self.active.prompts.points, box), prediction=None, choice=None)
 
     def clear_prompts(self) -> Layer:
+        """Remove the active layer's points and box: a new, empty version. Returns it."""
         return self._change_active(prompts=Prompts(), prediction=None, choice=None)
 
     def choose(self, index: int) -> Layer:
@@ -132,6 +155,7 @@ class SegmentSession:
         return self._change_active(choice=int(index))
 
     def add_layer(self, name: str | None = None) -> Layer:
+        """Add an empty layer (default name 'object N'), make it active and return it."""
         snap = self.snapshot
         self._created += 1
         layer = _new_layer(name or f"object {self._created}", self._created - 1)
@@ -156,6 +180,8 @@ class SegmentSession:
         return len(added)
 
     def remove_layer(self, index: int) -> None:
+        """Remove layer `index` (removing the only one leaves a fresh empty layer). The active layer stays active; when
+        it is the one removed, the layer before it (or the new first one) becomes active."""
         snap = self.snapshot
         layers = tuple(l for i, l in enumerate(snap.layers) if i != index)
         if not layers:
@@ -164,12 +190,14 @@ class SegmentSession:
         self._push(layers, min(snap.active if snap.active < index else max(0, snap.active - 1), len(layers) - 1))
 
     def rename_layer(self, index: int, name: str) -> None:
+        """Rename layer `index` (a blank name keeps the old one); an undo step."""
         snap = self.snapshot
         name = name.strip() or snap.layers[index].name
         layers = tuple(replace(l, name=name) if i == index else l for i, l in enumerate(snap.layers))
         self._push(layers, snap.active)
 
     def set_visible(self, index: int, visible: bool) -> None:
+        """Show or hide layer `index` (an undo step)."""
         snap = self.snapshot
         layers = tuple(replace(l, visible=visible) if i == index else l for i, l in enumerate(snap.layers))
         self._push(layers, snap.active)
@@ -181,12 +209,14 @@ class SegmentSession:
             self._history[self._pos] = Snapshot(snap.layers, index)
 
     def undo(self) -> bool:
+        """Step back one snapshot. False when there is none."""
         if self.can_undo:
             self._pos -= 1
             return True
         return False
 
     def redo(self) -> bool:
+        """Step forward one snapshot. False when there is none."""
         if self.can_redo:
             self._pos += 1
             return True
@@ -209,6 +239,7 @@ class SegmentSession:
                          for s in self._history]
 
     def find(self, vid: int) -> Layer | None:
+        """The current layer whose version is `vid`, or None."""
         for layer in self.layers:
             if layer.vid == vid:
                 return layer
