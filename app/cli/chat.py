@@ -13,7 +13,8 @@ from app.core.errors import UserError
 def register(sub) -> None:
     p = sub.add_parser("chat", help="chat with a GGUF model (streams the reply to stdout)")
     p.add_argument("prompt", nargs="?", help="your message (read from stdin when omitted or '-')")
-    p.add_argument("--model", metavar="PATH", help="GGUF file, or CONNECTION/MODEL for a model on another server "
+    p.add_argument("--model", metavar="PATH", help="GGUF file, an installed chat model's name or id (hearth models "
+                                                   "list), or CONNECTION/MODEL for a model on another server "
                                                    "(hearth connections); default: the conversation's, or the last")
     p.add_argument("--system", metavar="TEXT", help="system prompt (a new conversation's, or replaces the stored one)")
     p.add_argument("--max-tokens", type=int, default=None, metavar="N")

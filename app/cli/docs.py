@@ -176,14 +176,12 @@ def _read_queries(path: Path):
 
 
 def _resolve_chat_model(name: str) -> str:
-    path = Path(name).expanduser()
+    from app.core.connections import resolve_model
+    from app.core.settings import Settings
+
+    path = Path(resolve_model(name, Settings.load())).expanduser()
     if path.is_file():
         return str(path.resolve())
-    from app.core.models import registry
-
-    for model in registry.installed("chat"):
-        if name in (model.name, model.path.name, model.id):
-            return str(model.path)
     raise UserError(f"chat model '{name}' not found: give a .gguf path or the name of an installed chat model")
 
 

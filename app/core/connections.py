@@ -136,12 +136,19 @@ def is_remote(text: str) -> bool:
 
 def resolve_model(text: str, settings) -> str:
     """What the user typed for --model: "CONNECTION/MODEL" (the part before the first "/" names a connection and no
-    such file exists) becomes its reference; a stored reference or a path is returned as is."""
+    such file exists) becomes its reference; an installed chat model's id, name or file name ("chat/x.gguf", "x")
+    becomes its path; a stored reference or a path is returned as is. Raises UserError when a name matches several
+    installed models."""
     if not text or is_remote(text) or Path(text).expanduser().exists():
         return text
     name, _, model = text.partition("/")
     if model and any(c.name == name for c in all_connections(settings)):
         return ref(name, model)
+    from app.core.models import registry
+
+    installed = registry.find(text)
+    if installed is not None and installed.kind == "chat":
+        return str(installed.path)
     return text
 
 

@@ -61,9 +61,11 @@ BUILTIN: dict[str, str] = {
 
 # Text that ends an assistant turn in each format (also stopped on, in case the model's EOG list misses it).
 STOPS: dict[str, list[str]] = {
-    "gemma": ["<end_of_turn>"],
-    "llama3": ["<|eot_id|>"],
-    "chatml": ["<|im_end|>"],
+    # A turn's end, and a new turn's start: a base model (or a weak one) that runs past its turn writes the
+    # opening of the next one instead of ending, and the reply must not carry an invented user turn.
+    "gemma": ["<end_of_turn>", "<start_of_turn>"],
+    "llama3": ["<|eot_id|>", "<|start_header_id|>"],
+    "chatml": ["<|im_end|>", "<|im_start|>"],
     "mistral": [],
     "phi3": ["<|end|>"],
     "gguf": [],

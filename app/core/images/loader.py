@@ -57,6 +57,18 @@ def _torch_dtype(plan: DevicePlan):
     return torch.float16 if plan.dtype == "float16" else torch.float32
 
 
+def _dtype_kwargs(dtype) -> dict:
+    """The from_pretrained/from_single_file keyword for `dtype`: diffusers 0.42 renamed `torch_dtype` to `dtype`
+    (the old name prints a FutureWarning on every load); older releases only know `torch_dtype`."""
+    import diffusers
+
+    try:
+        major, minor = (int(x) for x in diffusers.__version__.split(".")[:2])
+    except ValueError:
+        return {"torch_dtype": dtype}
+    return {"dtype": dtype} if (major, minor) >= (0, 42) else {"torch_dtype": dtype}
+
+
 def _describe_load_error(path: Path, exc: Exception) -> UserError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if len(text) > 300:
@@ -124,7 +136,7 @@ class PipelineCache:
         from diffusers import DiffusionPipeline
 
         has_safe = any(path.rglob("*.safetensors"))
-        kwargs = dict(torch_dtype=dtype, local_files_only=True, use_safetensors=has_safe or not allow_pickle)
+        kwargs = dict(**_dtype_kwargs(dtype), local_files_only=True, use_safetensors=has_safe or not allow_pickle)
         if family != "sdxl":
             kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         try:
@@ -141,7 +153,7 @@ class PipelineCache:
             kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         try:
             return cls.from_single_file(str(path), config=str(config_dir), local_files_only=True,
-                                        torch_dtype=dtype, **kwargs)
+                                        **_dtype_kwargs(dtype), **kwargs)
         except Exception as exc:
             raise _describe_load_error(path, exc) from exc
 
@@ -176,7 +188,7 @@ class PipelineCache:
         dtype = _torch_dtype(plan)
         try:
             if path.is_dir():
-                model = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype, local_files_only=True,
+                model = ControlNetModel.from_pretrained(str(path), **_dtype_kwargs(dtype), local_files_only=True,
                                                         use_safetensors=any(path.glob("*.safetensors")))
             else:
                 source = path if path.suffix.lower() == ".safetensors" else \
@@ -184,7 +196,7 @@ class PipelineCache:
                 cfg_family = "sd2" if family.startswith("sd2") else family
                 config = families.resources_dir() / "images" / "configs" / f"controlnet-{cfg_family}"
                 model = ControlNetModel.from_single_file(str(source), config=str(config), local_files_only=True,
-                                                         torch_dtype=dtype)
+                                                         **_dtype_kwargs(dtype))
         except UserError:
             raise
         except Exception as exc:

@@ -224,7 +224,7 @@ def _segment(machine: Machine, entries) -> Pick | str:
     for entry in candidates:
         variant = entry.default_variant
         if fit.label(entry.memory_bytes(variant), mem) == fit.FITS:
-            why = "The catalog's starter" if marked else "The smallest and fastest in the catalog"
+            why = "The catalog's starter" if marked else "The smallest verified segmentation model in the catalog"
             return _pick("segment", entry, variant,
                          f"{why}; needs about {format_bytes(entry.memory_bytes(variant))} of memory")
     return f"No segmentation model: none fits {mem.describe}."

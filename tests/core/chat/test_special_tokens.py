@@ -101,3 +101,14 @@ def test_a_passage_with_marker_text_stays_plain_text(chat_model, hostile_collect
         engine.model = None
         engine.release_documents()
     assert result.prompt_tokens == len(tokens) and result.documents.sources == use.sources
+
+
+def test_a_new_turn_s_marker_ends_the_reply_as_a_token(chat_model):
+    """A model that runs past its turn opens the next one instead of ending: the built-in formats stop on that
+    control token too (a base Gemma otherwise goes on writing an invented user turn); as text it does not stop."""
+    model, start, end = chat_model
+    _, template_stops = model.renderer.segments([{"role": "user", "content": "Hi"}])
+    texts, ids = model._prompt.stops(template_stops)
+    if model.template.name == "gemma":  # the built-in format; Qwen's own template brings only its EOS
+        (start_id,) = model._llm.tokenize(start.encode(), add_bos=False, special=True)
+        assert start_id in ids and not texts
