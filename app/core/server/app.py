@@ -146,7 +146,7 @@ class Guard:
         if not secrets.compare_digest(given, self._key):
             what = "a wrong API key" if given else "no API key"
             return 401, ApiError(401, f"This Hearth server needs its API key and the request had {what}: send "
-                                      "'Authorization: Bearer KEY' (the key is in Hearth's Settings → Server).",
+                                      "'Authorization: Bearer KEY' (the key is in Hearth's File → Settings → Server, or printed by hearth serve).",
                                  "invalid_api_key")
         headers_length = headers.get(b"content-length")
         if headers_length is not None and headers_length.isdigit() and int(headers_length) > self.max_body:

@@ -37,7 +37,11 @@ def from_exception(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ContextFull):
-        return ApiError(400, str(exc), "context_length_exceeded", "messages")
+        text = str(exc)
+        if " Start a new conversation" in text:  # the Chat tab's advice names GUI settings; an API client's own:
+            text = text.split(" Start a new conversation")[0] + " Send fewer or shorter messages, or a smaller " \
+                "max_tokens."
+        return ApiError(400, text, "context_length_exceeded", "messages")
     if isinstance(exc, UserError):
         return ApiError(400, str(exc))
     if isinstance(exc, JobCancelled):

@@ -100,7 +100,7 @@ class ServerThread:
             sock.close()
             if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
                 raise UserError(f"Port {self.port} on {self.host} is already in use by another program. Choose "
-                                "another port (Settings → Server, or hearth serve --port N).") from None
+                                "another port (File → Settings → Server, or hearth serve --port N).") from None
             raise UserError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}.") from None
         sock.listen(128)
         sock.set_inheritable(True)

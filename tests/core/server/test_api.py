@@ -120,6 +120,7 @@ def test_errors_have_openai_shape_and_status(gemma_api):
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "word " * 20000}],
                                        max_tokens=8)
     assert err.value.body["code"] == "context_length_exceeded" and "tokens" in err.value.body["message"]
+    assert "max_tokens" in err.value.body["message"] and "policy" not in err.value.body["message"]
 
     raw = httpx.Client(base_url=gemma_api.url, headers=gemma_api.headers(), timeout=30)
     bad_json = raw.post("/chat/completions", content=b'{"model": "x", "messages": [', headers={
