@@ -3,25 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test bench screenshot doctor clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip wheel setuptools
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e .
 	touch $(STAMP)
+
+# The test extras (pytest, the real test models: Gemma, Qwen's pieces, llama.cpp's own server…) only for make test.
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -e '.[test]'
+	touch $(TEST_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/hearth
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	for b in tests/benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
-screenshot: $(STAMP)
+screenshot: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshots.py --out docs/screenshots
 
 doctor: $(STAMP)
