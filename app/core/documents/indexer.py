@@ -129,14 +129,14 @@ def open_collection(store: Store, request: IndexRequest) -> CollectionInfo:
 def index_collection(request: IndexRequest, state) -> IndexReport:
     started = time.monotonic()
     store = Store(request.root)
+    items = []
+    for raw in request.add:  # checked before the collection is made: a typo leaves no empty collection behind
+        path = Path(raw).expanduser().resolve()
+        if not path.exists():
+            raise UserError(f"{path} does not exist")
+        items.append(str(path))
     info = open_collection(store, request)
-    if request.add:
-        items = []
-        for raw in request.add:
-            path = Path(raw).expanduser().resolve()
-            if not path.exists():
-                raise UserError(f"{path} does not exist")
-            items.append(str(path))
+    if items:
         store.add_sources(info, items)
     report = IndexReport(info.name)
 

@@ -138,6 +138,7 @@ def test_cancel_keeps_finished_files_and_resume_completes(tmp_path):
 def test_bad_requests_say_what_to_do(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         index("x", [tmp_path / "nowhere"])
+    assert Store().find("x") is None  # a mistyped folder leaves no empty collection behind
     with pytest.raises(UserError, match="not installed"):
         index("y", [tmp_path], model="no-such-embedder")
     with pytest.raises(UserError, match="no collection named 'zzz'"):
