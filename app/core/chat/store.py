@@ -126,18 +126,25 @@ def check_image(data: bytes, name: str) -> str:
     return fmt
 
 
+def image_bytes(source: str | Path | bytes, name: str | None = None) -> tuple[bytes, str]:
+    """(bytes, a name for messages) of an image given as a path or as bytes. UserError for a missing file or a
+    folder."""
+    from app.core import imageio
+
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), name or "pasted image"
+    return imageio._existing(source).read_bytes(), name or Path(source).name
+
+
 def keep_image(source: str | Path | bytes, name: str | None = None) -> str:
     """Copy an image (a path, or a pasted image's bytes) into images_folder() as <sha256>.<ext>, unless that
     content is already there; returns the stored file name. The extension follows the format in the header
     (.png, .jpg, …). Raises UserError (check_image) for a missing file or one that is not an image or is damaged:
     called before a message is stored, so nothing half-stored remains."""
-    from app.core import imageio
-
     if not isinstance(source, (bytes, bytearray)) and Path(source).parent == images_folder() \
             and Path(source).is_file():
         return Path(source).name  # already kept
-    data = source if isinstance(source, (bytes, bytearray)) else imageio._existing(source).read_bytes()
-    label = name or ("pasted image" if isinstance(source, (bytes, bytearray)) else Path(source).name)
+    data, label = image_bytes(source, name)
     ext = check_image(data, label)
     ext = {"jpeg": "jpg", "tiff": "tif"}.get(ext, ext)
     stored = f"{hashlib.sha256(data).hexdigest()}.{ext}"
