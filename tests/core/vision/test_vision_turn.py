@@ -145,3 +145,10 @@ def test_a_text_only_model_refuses_images_in_one_sentence(tmp_path):
             is not None
     finally:
         engine.unload()
+
+
+def test_loading_a_projector_as_a_chat_model_says_what_it_is(vlm):
+    engine = ChatEngine()
+    with pytest.raises(UserError, match="is an image projector \\(mmproj\\), not a language model"):
+        load(engine, vlm[1])
+    assert not engine.loaded
