@@ -25,15 +25,22 @@ def test_catalog_has_vision_models_with_projectors():
             assert [i.dest for i in spec.items] == [v.file, entry.projector.file] and spec.projector
 
 
+def hub_entry(online, folder, name, projector_sha256=None):
+    """A catalog entry for a tiny LM + projector served by the local hub; returns (entry, model, mmproj)."""
+    model, mmproj = write_tiny_vlm(folder, name=name)
+    repo = f"acme/{name}-GGUF"
+    online.add_hub_file(repo, model.name, model.read_bytes())
+    online.add_hub_file(repo, mmproj.name, mmproj.read_bytes())
+    entry = CatalogEntry(name.lower(), name, "chat", "gguf", "mit", True, "",
+                         (CatalogFile("F32", model.stat().st_size, file=model.name),), repo=repo,
+                         projector=CatalogFile(None, mmproj.stat().st_size, file=mmproj.name,
+                                               sha256=projector_sha256))
+    return entry, model, mmproj
+
+
 @pytest.mark.slow
 def test_model_and_projector_download_verify_and_pair_as_one_install(online, tmp_path):
-    model, mmproj = write_tiny_vlm(tmp_path / "src", name="TinyVLM")
-    repo = "acme/TinyVLM-GGUF"
-    online.add_hub_file(repo, model.name, model.read_bytes())
-    online.add_hub_file(repo, "mmproj-TinyVLM-F32.gguf", mmproj.read_bytes())
-    entry = CatalogEntry("tinyvlm", "Tiny VLM", "chat", "gguf", "mit", True, "",
-                         (CatalogFile("F32", model.stat().st_size, file=model.name),), repo=repo,
-                         projector=CatalogFile(None, mmproj.stat().st_size, file="mmproj-TinyVLM-F32.gguf"))
+    entry, model, mmproj = hub_entry(online, tmp_path / "src", "TinyVLM")
     installed = downloads.download(downloads.spec_from_catalog(entry, entry.files[0]), JobState())
     proj_path = installed.path.parent / "mmproj-TinyVLM-F32.gguf"
     assert installed.id == f"chat/{model.name}" and proj_path.read_bytes() == mmproj.read_bytes()
@@ -55,14 +62,7 @@ def test_model_and_projector_download_verify_and_pair_as_one_install(online, tmp
 
 @pytest.mark.slow
 def test_a_projector_failing_its_checksum_installs_nothing(online, tmp_path):
-    model, mmproj = write_tiny_vlm(tmp_path / "src", name="BadVLM")
-    repo = "acme/BadVLM-GGUF"
-    online.add_hub_file(repo, model.name, model.read_bytes())
-    online.add_hub_file(repo, "mmproj-BadVLM-F32.gguf", mmproj.read_bytes())
-    entry = CatalogEntry("badvlm", "Bad VLM", "chat", "gguf", "mit", True, "",
-                         (CatalogFile("F32", model.stat().st_size, file=model.name),), repo=repo,
-                         projector=CatalogFile(None, mmproj.stat().st_size, file="mmproj-BadVLM-F32.gguf",
-                                               sha256="0" * 64))
+    entry, _model, _mmproj = hub_entry(online, tmp_path / "src", "BadVLM", projector_sha256="0" * 64)
     with pytest.raises(downloads.Quarantined, match="mmproj-BadVLM-F32.gguf"):
         downloads.download(downloads.spec_from_catalog(entry, entry.files[0]), JobState())
     assert registry.installed() == []  # neither the model nor its projector

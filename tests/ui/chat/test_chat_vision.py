@@ -9,14 +9,12 @@ from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QColor, QImage
 
 from app.core.chat.store import ConversationStore, images_folder
-from app.core.settings import Settings
 from app.ui.chat.messages import thumbnails_in
-from app.ui.main_window import MainWindow
 from tests.fixtures.tiny_gguf import write_tiny_llama
+from tests.ui.chat.test_chat_tab import load, window  # noqa: F401 - the real window, offscreen
 from tests.fixtures.tiny_vlm import write_tiny_vlm
 
 pytestmark = pytest.mark.slow
-LOAD_MS = 120_000
 REPLY_MS = 180_000
 
 
@@ -25,28 +23,11 @@ def vlm(tmp_path_factory):
     return write_tiny_vlm(tmp_path_factory.mktemp("ui-vlm"))
 
 
-@pytest.fixture
-def window(qtbot):
-    settings = Settings.load()
-    settings.chat.context_length = 512
-    settings.chat.threads = 2
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
 def photo(path, colour=(200, 30, 30)):
     arr = np.zeros((300, 400, 3), np.uint8)
     arr[:] = colour
     Image.fromarray(arr).save(path)
     return path
-
-
-def load(qtbot, tab, path):
-    with qtbot.waitSignal(tab.sig_model_loaded, timeout=LOAD_MS):
-        tab.load_model(str(path))
 
 
 def test_attach_send_and_reopen_a_conversation_with_images(qtbot, window, vlm, tmp_path):
