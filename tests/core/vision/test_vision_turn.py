@@ -2,6 +2,7 @@
 loaded model's paired projector on real llama.cpp, refused in one sentence by a text-only model."""
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,20 @@ def test_loading_a_projector_as_a_chat_model_says_what_it_is(vlm):
     with pytest.raises(UserError, match="is an image projector \\(mmproj\\), not a language model"):
         load(engine, vlm[1])
     assert not engine.loaded
+
+
+def test_export_carries_the_images_and_import_brings_them_back(tmp_path):
+    from app.core.chat import export
+
+    store = ConversationStore(tmp_path / "c.sqlite3")
+    conv = Conversation(store)
+    conv.send("What is this?", TurnOptions(Sampling()), images=[photo(tmp_path / "p.png", (9, 99, 199))])
+    (kept,) = store.branch(conv.id)[0].images
+    data = export.to_json(store, conv.id)
+    assert data["messages"][0]["images"][0].startswith("data:image/png;base64,")
+    assert Path(kept).as_uri() in export.to_markdown(store, conv.id)
+    Path(kept).unlink()  # as on another computer: the copy is gone
+    other = ConversationStore(tmp_path / "other.sqlite3")
+    new_id = export.from_json(other, data)
+    (message,) = other.branch(new_id)
+    assert message.images and Image.open(message.images[0]).getpixel((0, 0)) == (9, 99, 199)
