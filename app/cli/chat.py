@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from app.cli.common import guarded, print_sources
 from app.core.errors import UserError
@@ -44,6 +45,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="export to FILE instead of stdout")
     p.add_argument("--import", dest="import_file", metavar="FILE",
                    help="import a conversation exported as JSON (a new conversation) and exit")
+    p.add_argument("--image", action="append", metavar="PHOTO",
+                   help="attach an image to the message (repeatable; needs a vision model with its mmproj projector)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the reply and figures at the end")
     p.set_defaults(func=run)
 
@@ -89,12 +92,14 @@ def run(args, state) -> int:
     if args.collection:  # they replace the stored ones
         options.collections = list(dict.fromkeys(name.strip() for name in args.collection if name.strip()))
 
+    images = _checked_images(args.image or [])
     engine = ChatEngine()
     request = LoadRequest.from_settings(model_path, cs, n_ctx=args.ctx, gpu_layers=args.gpu_layers,
                                         threads=args.threads, template=args.template)
     info = run_sync(engine.load_job(request), state)
     state.finish()
     try:
+        engine.check_images([{"images": images}])  # a text-only model: the sentence, exit 1, nothing stored
         if conversation is None:
             conversation = Conversation.in_memory(args.system or "") if args.no_save else Conversation(store)
             if not args.no_save:
@@ -107,7 +112,7 @@ def run(args, state) -> int:
             conversation.save(**changes)
         if args.no_collections:
             options.collections = []
-        turn = conversation.send(prompt, options, info.name)
+        turn = conversation.send(prompt, options, info.name, images=images)
         try:
             result = _reply(engine, turn, state, quiet=args.json)
         except KeyboardInterrupt:  # keep what came, as the Chat tab does when you press Stop
@@ -136,6 +141,15 @@ def run(args, state) -> int:
               f"{result.ttft_s:.2f} s, context {result.context_used}/{result.n_ctx}{note}"
               f"{'; conversation ' + saved if saved else ''}]", file=sys.stderr)
     return 0
+
+
+def _checked_images(files: list[str]) -> list[str]:
+    """The --image files, each checked to be a readable image before anything loads (UserError otherwise)."""
+    from app.core.chat.store import check_image, image_bytes
+
+    for name in files:
+        check_image(*image_bytes(name))
+    return [str(Path(name).resolve()) for name in files]
 
 
 def _export_or_import(args, store) -> int:

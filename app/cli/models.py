@@ -109,7 +109,8 @@ def _list_catalog(args) -> int:
         for v in entry.files:
             rows.append({"id": f"{entry.id}:{v.quantization}" if entry.kind == "chat" else entry.id,
                          "name": entry.name, "kind": entry.kind, "quantization": v.quantization,
-                         "size_bytes": v.size_bytes, "memory_bytes": entry.memory_bytes(v),
+                         "size_bytes": entry.download_bytes(v), "memory_bytes": entry.memory_bytes(v),
+                         "vision": entry.vision,
                          "fit": fit.label(entry.memory_bytes(v), mem), "recommended": v is best,
                          "license": entry.license, "verified": entry.verified, "source": entry.source})
     if args.json:

@@ -68,6 +68,10 @@ class MainWindow(QMainWindow):
             self.tab_widgets.hosts[key] = host
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        # "Ask about this image" reaches the Chat tab even before it was first built (it connects itself after)
+        self.ctx.bus.sig_ask_about_image.connect(
+            lambda path: self.tab_widgets["chat"]._on_ask_about_image(path)
+            if self.tab_widgets.hosts["chat"].widget is None else None)
 
         self._build_menus()
         self._build_status_bar()

@@ -178,14 +178,20 @@ class Conversation:
         return self.id
 
     # ---- turns -------------------------------------------------------------------------------------------------
-    def send(self, text: str, options: TurnOptions, model: str = "") -> Turn:
-        """Store `text` as the user's message (starting the conversation if needed) and return the turn that
-        answers it. Raises UserError for an empty message."""
-        if not text.strip():
+    def send(self, text: str, options: TurnOptions, model: str = "", images: list | None = None) -> Turn:
+        """Store `text` as the user's message, with `images` (paths or image bytes, copied into the data folder:
+        store.keep_image), starting the conversation if needed, and return the turn that answers it. Raises
+        UserError for an empty message or an image that cannot be read (then nothing is stored)."""
+        if not text.strip() and not images:
             raise UserError("There is nothing to send: the message is empty.")
+        if images:
+            from app.core.chat.store import images_folder, keep_image
+
+            # checked and copied before anything is stored
+            images = [str(images_folder() / keep_image(i)) for i in images]
         if self.id is None:
             self.start(settings=options.settings())
-        user = self.store.add_message(self.id, "user", text)
+        user = self.store.add_message(self.id, "user", text, images=images)
         return self._turn(user.id, options, model)
 
     def reply(self, options: TurnOptions, model: str = "") -> Turn:

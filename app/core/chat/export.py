@@ -8,12 +8,15 @@ JSON (`"format": "hearth-conversation"`, version 1): the conversation (title, mo
 sampling, context policy, collections —, created/updated), `current` (the message its visible branch ends at) and
 `messages`, each {id, parent, role, content, created, model, info, documents?}: `parent` links make the tree of
 branches (regenerated replies and edited messages are siblings), `info` holds a reply's figures and sampling,
-`documents` the sources it was given and the ones it cited (citations.DocumentsUse). Times are ISO 8601 in UTC.
-Import never overwrites: it makes a new conversation.
+`documents` the sources it was given and the ones it cited (citations.DocumentsUse), `images` a message's attached
+images as data: URLs (so the file carries them to another computer). Times are ISO 8601 in UTC.
+Import never overwrites: it makes a new conversation (its images copied into this data folder).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from datetime import datetime, timezone
@@ -52,6 +55,8 @@ def to_json(store: ConversationStore, cid: str) -> dict:
                 "model": m.model, "info": info}
         if documents is not None:
             item["documents"] = documents
+        if m.images:
+            item["images"] = [_data_url(p) for p in m.images if Path(p).is_file()]
         messages.append(item)
     return {"format": FORMAT, "version": VERSION, "exported": _iso(time.time()),
             "app": f"Hearth {hearth.__version__}",
@@ -84,11 +89,25 @@ def from_json(store: ConversationStore, data: dict) -> str:
                 info["documents"] = raw["documents"]
             messages.append(Message(int(raw["id"]), "", None if raw.get("parent") is None else int(raw["parent"]),
                                     raw["role"], str(raw["content"]), _seconds(raw["created"]),
-                                    str(raw.get("model") or ""), info))
-    except (KeyError, TypeError, ValueError) as exc:
+                                    str(raw.get("model") or ""), info,
+                                    images=[_url_bytes(u) for u in raw.get("images") or []]))
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise UserError(f"This conversation export is damaged ({type(exc).__name__}: {exc}); nothing was "
                         "imported.") from exc
     return store.restore(conv, messages).id
+
+
+def _data_url(path: str) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    mime = {"jpg": "jpeg", "tif": "tiff"}.get(suffix, suffix)
+    return f"data:image/{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
+
+
+def _url_bytes(url: str) -> bytes:
+    header, _, payload = str(url).partition(",")
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise ValueError("an image is not a base64 data: URL")
+    return base64.b64decode(payload, validate=True)
 
 
 # ---- Markdown ---------------------------------------------------------------------------------------------------
@@ -136,7 +155,8 @@ def to_markdown(store: ConversationStore, cid: str) -> str:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(message.created))
         if message.role == "user":
             who = "You"
-            text = message.content
+            text = "".join(f"![image {i}]({Path(p).as_uri()})\n\n" for i, p in enumerate(message.images, 1)) \
+                + message.content
         else:
             who = f"Assistant ({message.model})" if message.model else "Assistant"
             text, notes = _reply(message, turn)

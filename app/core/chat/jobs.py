@@ -9,12 +9,17 @@ Every job here names RESOURCE ("chat-model"), so loading, replying and closing n
 behind the running one. A reply streams typed partials through state.partial: SearchingDocuments and
 DocumentsFound (when collections are attached), PromptRead, then one Token per piece of text. The chat turn
 around a reply (storing messages, branches, keeping a stopped reply) is conversation.py.
+
+Images: a message may carry "images" (paths or bytes). A local model answers them through its paired projector
+(vision/pairing.py finds it when the model loads: LoadInfo.extra["projector"]; the reply goes through
+vision.chat.VisionChat on the same loaded llama.cpp model); a remote model gets them as image_url data URLs; a
+text-only model is refused with vision.pairing.text_only_message.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.core.chat.backend import ChatBackend, open_backend
@@ -97,6 +102,7 @@ class ChatEngine:
         self._idle = threading.Event()
         self._idle.set()
         self._close_pending = False
+        self._vision = None  # vision.chat.VisionChat over the loaded model, made on the first image
         self._retriever = None  # documents retriever kept across turns (its store connection; embedders are
         self._retriever_root = None  # cached per process by documents.embedder)
 
@@ -158,6 +164,7 @@ class ChatEngine:
         try:
             self.unload(None, state)
             model = open_backend(req, state)
+            _pair_projector(model)
             with self._lock:
                 self.model = model
             self._tell(model.load_info)
@@ -188,6 +195,25 @@ class ChatEngine:
             if self._close_pending:
                 self._close()
 
+    @property
+    def accepts_images(self) -> bool:
+        """The loaded model can be asked about images: a local model with a paired projector, or a remote one
+        (its server decides)."""
+        model = self.model
+        if model is None or model.closed:
+            return False
+        extra = model.load_info.extra
+        return bool(extra.get("remote") or extra.get("projector"))
+
+    def check_images(self, messages: list[dict]) -> None:
+        """UserError (the text-only sentence) when `messages` carry images the loaded model cannot read (the GUI
+        and CLI check the message about to be sent before storing it)."""
+        if any(m.get("images") for m in messages) and not self.accepts_images:
+            from app.core.vision.pairing import text_only_message
+
+            model = self.model
+            raise UserError(text_only_message(model.load_info.name if model is not None else ""))
+
     def _need_model(self):
         model = self.model
         if model is None or model.closed:
@@ -201,6 +227,13 @@ class ChatEngine:
         self._idle.clear()
         try:
             model = self._need_model()
+            if any(m.get("images") for m in req.messages):
+                if self.accepts_images and not model.load_info.extra.get("remote"):
+                    return self._vision_reply(model, req, state)
+                if not self.accepts_images:  # earlier images are left out; the new message's are refused
+                    self.check_images(req.messages[-1:])
+                    req = replace(req, messages=[{k: v for k, v in m.items() if k != "images"}
+                                                 for m in req.messages])
             sampling = {**req.sampling, "stop": req.stop, "grammar": req.grammar}
             if req.tools:
                 sampling["tools"] = req.tools
@@ -215,6 +248,20 @@ class ChatEngine:
             self._idle.set()
             if self._close_pending:
                 self._close()
+
+    def _vision_reply(self, model, req: ReplyRequest, state: JobState) -> ChatResult:
+        """A reply with images from the loaded local model and its projector (attached on first use)."""
+        from app.core.vision.chat import VisionChat
+
+        vision = self._vision
+        if vision is None or vision.model is not model:
+            vision = self._vision = VisionChat.over(model, model.load_info.extra["projector"])
+        keys = ("max_tokens", "temperature", "seed", "top_p", "top_k", "min_p", "repeat_penalty")
+        result = vision.reply(req.messages, stop=req.stop, state=state,
+                              **{k: v for k, v in req.sampling.items() if k in keys and v is not None})
+        return ChatResult(text=result.text, completion_tokens=result.completion_tokens,
+                          prompt_tokens=result.prompt_tokens, ttft_s=result.ttft_s, tokens_per_s=result.tokens_per_s,
+                          stopped=result.stopped, n_ctx=model.n_ctx, seconds=result.seconds)
 
     def _documents_retriever(self, root):
         from app.core.documents.retriever import Retriever
@@ -242,6 +289,21 @@ class ChatEngine:
         """Job: free the loaded model (no-op when none is)."""
         with self._lock:
             model, self.model = self.model, None
+            self._vision = None
         if model is not None:
             model.close()
             self._tell(None)
+
+
+def _pair_projector(model) -> None:
+    """Record a local model's projector in its LoadInfo (extra["projector"]: the mmproj path) when it has one."""
+    if model.load_info.extra.get("remote"):
+        return
+    from app.core.vision.pairing import find_projector
+
+    try:
+        projector = find_projector(model.load_info.path)
+    except (UserError, OSError):
+        projector = None
+    if projector is not None:
+        model.load_info.extra["projector"] = str(projector.path)

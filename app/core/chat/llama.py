@@ -357,6 +357,9 @@ class ChatModel:
         path = Path(path).expanduser()
         state.progress(0.0, f"Reading {path.name}")
         info = gguf_info.read(path)
+        if info.architecture == "clip" or info.get("general.type") == "mmproj":
+            raise UserError(f"{path.name} is an image projector (mmproj), not a language model. Choose the vision "
+                            "model's own .gguf file; Hearth pairs the projector beside it.")
         trained = info.context_length
         if n_ctx is None or n_ctx <= 0:
             n_ctx = min(trained or 4096, context_cap)

@@ -6,6 +6,9 @@ Token partials, Stop, stored conversations, and attached collections (retrieval 
 passages go into the prompt sent to the server). Generation streams from `POST /chat/completions`; Stop closes the
 HTTP stream, which a llama.cpp server or another Hearth takes as the end of that reply.
 
+Images attached to a message go as OpenAI `image_url` content parts holding data: URLs (PNG, downscaled to at
+most IMAGE_SIDE pixels per side, EXIF-rotated: vision/images.py), prepared in the reply job.
+
 Token counts are estimates (the server's tokenizer is not here): ESTIMATE_CHARS characters per token, so that the
 context policy leaves room rather than overflowing. The context size is the one the server reports for the model
 (vLLM's max_model_len, Hearth's context_length), else DEFAULT_CONTEXT.
@@ -24,6 +27,7 @@ from app.core.errors import UserError
 from app.core.jobs import JobState
 
 DEFAULT_CONTEXT = 4096
+IMAGE_SIDE = 1024  # longest side of an image sent to a server (pixels): servers downscale to their projector anyway
 ESTIMATE_CHARS = 3.0  # characters per token, on the low side (English runs ~4): estimates err towards "too long"
 
 
@@ -115,9 +119,8 @@ class RemoteChatModel:
                 extra["repeat_penalty"] = repeat_penalty
             if grammar:
                 extra["grammar"] = grammar
-            body = dict(model=self.model, messages=[{"role": m["role"], "content": m["content"]}
-                                                    for m in fitted.messages],
-                        stream=True, max_tokens=max(1, int(max_tokens)), temperature=max(0.0, float(temperature)),
+            body = dict(model=self.model, messages=_openai_messages(fitted.messages, state),
+                        stream=True, stream_options={"include_usage": True}, max_tokens=max(1, int(max_tokens)), temperature=max(0.0, float(temperature)),
                         top_p=top_p, extra_body=extra)
             if stop:
                 body["stop"] = list(stop)[:4]
@@ -172,3 +175,13 @@ class RemoteChatModel:
                           ttft_s=first - start, tokens_per_s=tps, stopped=stopped, n_ctx=self.n_ctx,
                           dropped_messages=fitted.dropped, shortened_messages=fitted.shortened,
                           seconds=end - start)
+
+
+def _openai_messages(messages: list[dict], state: JobState) -> list[dict]:
+    """{"role", "content"} for each message; one with images gets content parts (image_url data URLs first)."""
+    if not any(m.get("images") for m in messages):
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    from app.core.vision.chat import to_openai_messages
+
+    state.progress(None, "Preparing the images")
+    return to_openai_messages(messages, IMAGE_SIDE)

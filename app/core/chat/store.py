@@ -4,11 +4,18 @@ Each message has a parent (None for the first). A conversation points at its cur
 are the path from the root to that leaf. Editing a user message adds a sibling and moves the leaf there;
 the old messages stay, reachable by switching back (`switch_to`). Every write is one transaction (WAL mode),
 so killing the app mid-reply loses at most the reply that was being written.
+
+A message may carry images (vision chat). They are copied into the data folder's chat-images/ as
+<sha256>.<ext> (one copy per content, however often it is attached), so a conversation survives its photos being
+moved or deleted; the message keeps their file names in its `images` column (schema version 2 adds it; older
+databases are migrated in place, every existing message getting no images).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -38,12 +45,14 @@ CREATE TABLE IF NOT EXISTS messages (
     content TEXT NOT NULL,
     created REAL NOT NULL,
     model TEXT NOT NULL DEFAULT '',
-    info TEXT NOT NULL DEFAULT '{}'
+    info TEXT NOT NULL DEFAULT '{}',
+    images TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS messages_conv ON messages(conversation_id);
 CREATE INDEX IF NOT EXISTS messages_parent ON messages(parent_id);
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: messages.images
+IMAGES_FOLDER = "chat-images"
 
 
 @dataclass
@@ -60,10 +69,14 @@ class Message:
     info: dict = field(default_factory=dict)  # settings used, tokens/s, TTFT, stopped …
     sibling_index: int = 0  # position among messages with the same parent (branches)
     sibling_count: int = 1
+    images: list[str] = field(default_factory=list)  # absolute paths of the stored copies (images_folder())
 
     def as_chat(self) -> dict:
-        """{"role", "content"}: what a chat template takes."""
-        return {"role": self.role, "content": self.content}
+        """{"role", "content"}: what a chat template takes; plus "images" (paths) when the message has any."""
+        chat = {"role": self.role, "content": self.content}
+        if self.images:
+            chat["images"] = list(self.images)
+        return chat
 
 
 @dataclass
@@ -86,9 +99,63 @@ def _row_conv(row) -> Conversation:
                         json.loads(row["settings"] or "{}"), row["leaf_id"])
 
 
+def images_folder() -> Path:
+    """Where message images are kept: <data>/chat-images."""
+    return paths.data_dir() / IMAGES_FOLDER
+
+
 def _row_msg(row) -> Message:
+    names = json.loads(row["images"] or "[]") if "images" in row.keys() else []
+    folder = images_folder() if names else None
     return Message(row["id"], row["conversation_id"], row["parent_id"], row["role"], row["content"], row["created"],
-                   row["model"], json.loads(row["info"] or "{}"))
+                   row["model"], json.loads(row["info"] or "{}"), images=[str(folder / n) for n in names])
+
+
+def check_image(data: bytes, name: str) -> str:
+    """The format of an image's bytes ("png", "jpeg", …) after checking that it decodes (a JPEG at 1/8 scale, so
+    a large photo is checked quickly; other formats by Pillow's verify). UserError (one sentence) for bytes that
+    are not an image, are damaged or truncated, or exceed imageio.PIXEL_LIMIT."""
+    from app.core import imageio
+
+    with imageio.opened(bytes(data), name, draft=64) as im:
+        fmt = (im.format or "png").lower()
+        try:
+            im.load() if fmt == "jpeg" else im.verify()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise UserError(f"{name} could not be decoded: the file looks damaged or truncated ({exc}).") from None
+    return fmt
+
+
+def image_bytes(source: str | Path | bytes, name: str | None = None) -> tuple[bytes, str]:
+    """(bytes, a name for messages) of an image given as a path or as bytes. UserError for a missing file or a
+    folder."""
+    from app.core import imageio
+
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), name or "pasted image"
+    return imageio._existing(source).read_bytes(), name or Path(source).name
+
+
+def keep_image(source: str | Path | bytes, name: str | None = None) -> str:
+    """Copy an image (a path, or a pasted image's bytes) into images_folder() as <sha256>.<ext>, unless that
+    content is already there; returns the stored file name. The extension follows the format in the header
+    (.png, .jpg, …). Raises UserError (check_image) for a missing file or one that is not an image or is damaged:
+    called before a message is stored, so nothing half-stored remains."""
+    if not isinstance(source, (bytes, bytearray)) and Path(source).parent == images_folder() \
+            and Path(source).is_file():
+        return Path(source).name  # already kept
+    data, label = image_bytes(source, name)
+    ext = check_image(data, label)
+    ext = {"jpeg": "jpg", "tiff": "tif"}.get(ext, ext)
+    stored = f"{hashlib.sha256(data).hexdigest()}.{ext}"
+    folder = images_folder()
+    target = folder / stored
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{stored}.{os.getpid()}.part"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return stored
 
 
 class ConversationStore:
@@ -108,6 +175,9 @@ class ConversationStore:
                 for stmt in SCHEMA.strip().split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                columns = {r["name"] for r in self._db.execute("PRAGMA table_info(messages)")}
+                if "images" not in columns:  # version 1: messages had no images
+                    self._db.execute("ALTER TABLE messages ADD COLUMN images TEXT NOT NULL DEFAULT '[]'")
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise UserError(f"The conversations database {self.path} cannot be opened ({exc}). "
@@ -199,17 +269,20 @@ class ConversationStore:
 
     # ---- messages ----------------------------------------------------------------------------------------------
     def add_message(self, cid: str, role: str, content: str, parent_id: int | None = -1, model: str = "",
-                    info: dict | None = None) -> Message:
-        """Append under `parent_id` (default: the current leaf) and make the new message the leaf."""
+                    info: dict | None = None, images: list | None = None) -> Message:
+        """Append under `parent_id` (default: the current leaf) and make the new message the leaf. `images`:
+        paths or image bytes, copied first (keep_image: UserError for one that is not an image, and then
+        nothing is stored)."""
         now = time.time()
+        names = [keep_image(i) for i in images or []]
         with self._tx() as db:
             row = db.execute("SELECT leaf_id, title FROM conversations WHERE id=?", (cid,)).fetchone()
             if row is None:
                 raise UserError(f"There is no conversation {cid!r}.")
             parent = row["leaf_id"] if parent_id == -1 else parent_id
-            cur = db.execute("INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info) "
-                             "VALUES (?,?,?,?,?,?,?)", (cid, parent, role, content, now, model,
-                                                        json.dumps(info or {})))
+            cur = db.execute("INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info, "
+                             "images) VALUES (?,?,?,?,?,?,?,?)", (cid, parent, role, content, now, model,
+                                                                  json.dumps(info or {}), json.dumps(names)))
             mid = cur.lastrowid
             title = row["title"]
             if role == "user" and title in ("New chat", ""):
@@ -261,11 +334,12 @@ class ConversationStore:
             db.execute("UPDATE conversations SET leaf_id=?, updated=? WHERE id=?", (mid, time.time(), cid))
 
     def edit_user_message(self, mid: int, content: str) -> Message:
-        """A new version of a user message, as a sibling; the later messages stay on the old branch."""
+        """A new version of a user message, as a sibling (keeping its images); the later messages stay on the old
+        branch."""
         old = self.message(mid)
         if old.role != "user":
             raise UserError("Only your own messages can be edited.")
-        return self.add_message(old.conversation_id, "user", content, parent_id=old.parent_id)
+        return self.add_message(old.conversation_id, "user", content, parent_id=old.parent_id, images=old.images)
 
     def switch_to(self, mid: int) -> None:
         """Show the branch through message `mid`: down to the newest message written under it (always a leaf,
@@ -296,6 +370,7 @@ class ConversationStore:
         when a message's parent is not among the messages before it."""
         cid = uuid.uuid4().hex[:12]
         ids: dict[int, int] = {}
+        names_of = {m.id: [keep_image(i) for i in m.images or []] for m in messages}
         with self._tx() as db:
             db.execute("INSERT INTO conversations(id, title, created, updated, model, system_prompt, settings) "
                        "VALUES (?,?,?,?,?,?,?)", (cid, conv.title, conv.created, conv.updated, conv.model,
@@ -304,9 +379,9 @@ class ConversationStore:
                 if m.parent_id is not None and m.parent_id not in ids:
                     raise UserError(f"Message {m.id} answers message {m.parent_id}, which is not before it.")
                 cur = db.execute(
-                    "INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info) "
-                    "VALUES (?,?,?,?,?,?,?)", (cid, ids.get(m.parent_id), m.role, m.content, m.created, m.model,
-                                               json.dumps(m.info or {})))
+                    "INSERT INTO messages(conversation_id, parent_id, role, content, created, model, info, images) "
+                    "VALUES (?,?,?,?,?,?,?,?)", (cid, ids.get(m.parent_id), m.role, m.content, m.created, m.model,
+                                                 json.dumps(m.info or {}), json.dumps(names_of[m.id])))
                 ids[m.id] = cur.lastrowid
             leaf = ids.get(conv.leaf_id) if conv.leaf_id is not None else (ids[messages[-1].id] if messages else None)
             db.execute("UPDATE conversations SET leaf_id=? WHERE id=?", (leaf, cid))

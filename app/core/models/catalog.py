@@ -5,6 +5,10 @@ from a repository (`include` patterns, installed as one folder named after the e
 Hugging Face repository (`repo` + `revision`) or from a plain URL (`url`). `verified` says whether the repository id
 and file names were checked against public pages when the catalog was written. `starter` (kept in `extra`) marks
 the entries Get started may propose, with their rank (starter.py).
+
+A vision chat model also names its image projector (`mmproj`: a file of the same repository): it is downloaded and
+verified with the model as one install, recorded as the model's projector (vision/pairing.py), and counted in the
+memory the model needs.
 """
 
 from __future__ import annotations
@@ -55,12 +59,15 @@ class CatalogEntry:
     params: str | None = None
     memory_gb: float | None = None  # memory needed to run it (non-chat kinds)
     overhead_gb: float | None = None  # chat: KV cache (4k context) + compute buffers on top of the weights
+    projector: CatalogFile | None = None  # a vision model's mmproj file, installed beside every variant
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def memory_bytes(self, variant: CatalogFile) -> int:
-        """Memory needed to run this variant: chat GGUF = weights x 1.1 + overhead; others = the entry's figure."""
+        """Memory needed to run this variant: chat GGUF = weights (and projector) x 1.1 + overhead; others = the
+        entry's figure."""
         if self.kind == "chat":
-            return int(variant.size_bytes * 1.1 + (self.overhead_gb or 0.5) * GB)
+            weights = variant.size_bytes + (self.projector.size_bytes if self.projector else 0)
+            return int(weights * 1.1 + (self.overhead_gb or 0.5) * GB)
         return int((self.memory_gb or variant.size_bytes * 1.2 / GB) * GB)
 
     def variant(self, quantization: str | None = None) -> CatalogFile:
@@ -82,30 +89,36 @@ class CatalogEntry:
                 return v
         return self.files[0]
 
+    def download_bytes(self, variant: CatalogFile) -> int:
+        """What installing this variant downloads: its files plus the projector of a vision model (bytes)."""
+        return variant.size_bytes + (self.projector.size_bytes if self.projector else 0)
+
+    @property
+    def vision(self) -> bool:
+        """A vision chat model: it comes with an image projector."""
+        return self.projector is not None
+
     @property
     def source(self) -> str:
         """"huggingface.co/<repo>" or the download URL."""
         return f"huggingface.co/{self.repo}" if self.repo else (self.url or "")
 
 
+def _file(f: dict) -> CatalogFile:
+    return CatalogFile(quantization=f.get("quantization"), size_bytes=int(f["size"]), file=f.get("file"),
+                       include=tuple(f.get("include") or ()), sha256=f.get("sha256"))
+
+
 def _entry(raw: dict) -> CatalogEntry:
-    files = tuple(
-        CatalogFile(
-            quantization=f.get("quantization"),
-            size_bytes=int(f["size"]),
-            file=f.get("file"),
-            include=tuple(f.get("include") or ()),
-            sha256=f.get("sha256"),
-        )
-        for f in raw["files"]
-    )
+    files = tuple(_file(f) for f in raw["files"])
     known = {"id", "name", "kind", "format", "license", "verified", "description", "files", "repo", "revision", "url",
-             "params", "memory_gb", "overhead_gb"}
+             "params", "memory_gb", "overhead_gb", "mmproj"}
     return CatalogEntry(
         id=raw["id"], name=raw["name"], kind=raw["kind"], format=raw["format"], license=raw["license"],
         verified=bool(raw.get("verified")), description=raw.get("description", ""), files=files,
         repo=raw.get("repo"), revision=raw.get("revision") or "main", url=raw.get("url"), params=raw.get("params"),
         memory_gb=raw.get("memory_gb"), overhead_gb=raw.get("overhead_gb"),
+        projector=_file(raw["mmproj"]) if raw.get("mmproj") else None,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

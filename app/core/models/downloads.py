@@ -69,6 +69,7 @@ class DownloadSpec:
     label: str = ""
     sid: str = ""  # stable id (staging folder name), fixed before folder patterns are expanded
     validators: dict = field(default_factory=dict)  # dest -> ETag or Last-Modified the part was started from
+    projector: str = ""  # a vision model: the dest of the item that is its mmproj, installed beside the model
 
     def __post_init__(self) -> None:
         if not self.sid:
@@ -104,9 +105,15 @@ def spec_from_catalog(entry, variant) -> DownloadSpec:
     if variant.file:
         item = DownloadItem(dest=variant.file.rsplit("/", 1)[-1], repo=entry.repo, filename=variant.file,
                             revision=entry.revision, sha256=variant.sha256)
-        return DownloadSpec(entry.kind, item.dest, [item], repo=entry.repo, revision=entry.revision,
+        items, projector = [item], ""
+        if entry.projector is not None:  # a vision model: its projector comes in the same install
+            proj = entry.projector
+            projector = proj.file.rsplit("/", 1)[-1]
+            items.append(DownloadItem(dest=projector, repo=entry.repo, filename=proj.file, revision=entry.revision,
+                                      sha256=proj.sha256))
+        return DownloadSpec(entry.kind, item.dest, items, repo=entry.repo, revision=entry.revision,
                             source={**source, "repo": entry.repo, "file": variant.file, "revision": entry.revision},
-                            label=label)
+                            label=label, projector=projector)
     return DownloadSpec(entry.kind, entry.id, [], folder=True, include=list(variant.include), repo=entry.repo,
                         revision=entry.revision, source={**source, "repo": entry.repo, "revision": entry.revision},
                         label=label)
@@ -384,8 +391,12 @@ def _quarantine(path: Path, name: str) -> Path:
 
 
 def _install(spec: DownloadSpec, parts: list[Path], final: Path) -> None:
-    """Rename the verified files into place (same filesystem, atomic per file); a folder model must be complete."""
+    """Rename the verified files into place (same filesystem, atomic per file); a folder model must be complete.
+    A vision model's projector goes beside the model first, so the model never appears without it."""
     if not spec.folder:
+        for item, part in zip(spec.items[1:], parts[1:]):
+            if item.dest == spec.projector:
+                os.replace(part, final.parent / item.dest)
         os.replace(parts[0], final)
         return
     folder = _stage(spec.id) / spec.name
@@ -433,7 +444,10 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
             _fetch_verified(fetcher, spec, item, part, where)
         _install(spec, parts, final)
         registry.record_source(final, {**spec.source, "sha256": spec.items[0].sha256 if not spec.folder else None,
-                                       "size": sum(i.size or 0 for i in spec.items)})
+                                       "size": spec.items[0].size if not spec.folder else
+                                       sum(i.size or 0 for i in spec.items)})
+        if spec.projector:
+            _record_projector(spec, final)
         discard(spec.id)
         model = next(m for m in registry.installed(spec.kind) if m.path == final)
         state.progress(1.0, f"Installed {spec.title}")
@@ -446,6 +460,18 @@ def download(spec: DownloadSpec, state) -> registry.InstalledModel:
     except BaseException as exc:
         _save_state(spec, FAILED, str(exc))
         raise
+
+
+def _record_projector(spec: DownloadSpec, final: Path) -> None:
+    """Note where the projector came from and that it is `final`'s (vision/pairing.py reads it)."""
+    from app.core.vision.pairing import record_projector
+
+    item = next(i for i in spec.items if i.dest == spec.projector)
+    path = final.parent / item.dest
+    registry.record_source(path, {**{k: v for k, v in spec.source.items() if k != "quantization"},
+                                  "file": item.filename, "sha256": item.sha256, "size": item.size,
+                                  "projector_of": final.name})
+    record_projector(final, path)
 
 
 def _on_change(spec: DownloadSpec, fetcher: Fetcher) -> None:

@@ -141,6 +141,8 @@ def _entry(path: Path, kind: str | None) -> InstalledModel | None:
         return None
     g_kind, fmt = guessed
     kind = kind or g_kind
+    if fmt == "gguf" and "mmproj" in path.name.lower():
+        kind = "mmproj"  # a vision model's image projector: paired with its model (vision/pairing.py), not a chat model
     quant = None
     if fmt == "gguf":
         match = _QUANT.search(path.stem)

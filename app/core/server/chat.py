@@ -153,23 +153,50 @@ def _grammar(body: ChatBody) -> str | None:
                    "invalid_value", "response_format")
 
 
-def _text(content, index: int) -> str:
+def _content(content, index: int) -> tuple[str, list[bytes]]:
+    """A message's text and the images of its image_url parts (data: URLs only: the server never fetches a URL)."""
     if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
+        return content or "", []
+    parts, images = [], []
     for part in content:
-        if part.get("type") == "text":
+        kind = part.get("type")
+        if kind == "text":
             parts.append(str(part.get("text", "")))
+        elif kind == "image_url":
+            images.append(_image_bytes(part.get("image_url"), index))
         else:
-            raise ApiError(400, f"Message {index} holds a '{part.get('type')}' part; Hearth's server takes text "
-                                "only.", "unsupported_content", f"messages.{index}.content")
-    return "".join(parts)
+            raise ApiError(400, f"Message {index} holds a '{kind}' part; Hearth's server takes text and image_url "
+                                "parts.", "unsupported_content", f"messages.{index}.content")
+    return "".join(parts), images
+
+
+def _image_bytes(image_url, index: int) -> bytes:
+    """The bytes of a data: URL (`data:image/png;base64,…`). ApiError 400 for a web URL or a malformed one."""
+    import base64
+    import binascii
+
+    url = image_url.get("url", "") if isinstance(image_url, dict) else str(image_url or "")
+    where = f"messages.{index}.content"
+    if not url.startswith("data:"):
+        raise ApiError(400, "Hearth's server does not fetch images from URLs (it works offline): send the image "
+                            "itself as a data: URL (data:image/png;base64,…).", "unsupported_image_url", where)
+    header, _, payload = url.partition(",")
+    try:
+        if not header.endswith(";base64"):
+            raise ValueError
+        return base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise ApiError(400, f"The image in message {index} is not a base64 data: URL "
+                            "(data:image/png;base64,…).", "invalid_image_url", where) from None
 
 
 def _messages(body: ChatBody) -> list[dict]:
     out = []
     for i, m in enumerate(body.messages):
-        message = {"role": "system" if m.role == "developer" else m.role, "content": _text(m.content, i)}
+        text, images = _content(m.content, i)
+        message = {"role": "system" if m.role == "developer" else m.role, "content": text}
+        if images:
+            message["images"] = images
         if m.tool_calls:
             message["tool_calls"] = [_with_dict_arguments(c) for c in m.tool_calls]
         for key in ("tool_call_id", "name"):

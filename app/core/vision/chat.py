@@ -148,11 +148,18 @@ class VisionChat:
         projector = check_pair(info, projector_path if projector_path else require_projector(model_path, info))
         model = llama.ChatModel.load(model_path, state=state, **load_kwargs)
         try:
-            with model.hold() as llm:
-                handler = attach(llm, projector, model_path.name, use_gpu=use_gpu)
+            return cls.over(model, projector, use_gpu=use_gpu)
         except BaseException:
             model.close()
             raise
+
+    @classmethod
+    def over(cls, model, projector_path: str | Path | ProjectorInfo, use_gpu: bool = True) -> "VisionChat":
+        """Vision on an already loaded ChatModel (the Chat tab's): check the projector fits it and attach it.
+        Raises UserError as `load` does."""
+        projector = check_pair(gguf_info.read(model.load_info.path), projector_path)
+        with model.hold() as llm:
+            handler = attach(llm, projector, Path(model.load_info.path).name, use_gpu=use_gpu)
         return cls(model, projector, handler)
 
     def reply(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.7,

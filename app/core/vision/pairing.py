@@ -22,10 +22,14 @@ from app.core.vision.projector import ProjectorInfo, model_embedding_size, read_
 SOURCE_KEY = "mmproj"  # field of a model's entry in .hearth-sources.json: the projector, relative to models/
 
 
-def text_only_message(model_name: str) -> str:
-    return (f"{model_name} is a text-only model: Hearth found no image projector (mmproj) for it. To ask about "
-            "images, download a vision model with its projector (for example SmolVLM in the Models tab), or put "
-            "the model's mmproj-….gguf file next to it.")
+TEXT_ONLY = ("This model reads text only. Install a vision model (Models → Catalog: SmolVLM, Qwen2.5-VL, Gemma 3) "
+             "with its projector, or pick one that says 'vision'.")
+
+
+def text_only_message(model_name: str = "") -> str:
+    """The one sentence for images sent to a model without a projector (GUI, CLI and server say the same)."""
+    found = f" ({model_name}: no mmproj projector is recorded for it or lies beside it)" if model_name else ""
+    return TEXT_ONLY.replace("text only.", f"text only{found}.", 1)
 
 
 def recorded_projector(model_path: str | Path) -> Path | None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import (QAbstractListModel, QEvent, QModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt,
                             Signal)
-from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QPalette, QTextDocument
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import (QAbstractTextDocumentLayout, QColor, QFont, QPalette, QTextCursor, QTextDocument,
+                           QTextImageFormat)
 from PySide6.QtWidgets import QApplication, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.chat.documents import DocumentsUse
@@ -34,6 +37,7 @@ class Row:
     sibling_count: int = 1
     streaming: bool = False
     revision: int = 0  # bumped on every content change; part of the layout cache key
+    images: list[str] = field(default_factory=list)  # the message's stored images (paths), shown as thumbnails
 
     @property
     def documents(self) -> DocumentsUse | None:
@@ -132,6 +136,8 @@ class MessageDelegate(QStyledItemDelegate):
             doc.setMarkdown(markdown(row) or ("…" if row.streaming else ""))
         else:
             doc.setPlainText(row.content)
+        if row.images:
+            _insert_thumbnails(doc, row.images)
         doc.setTextWidth(width)
         self.builds += 1
         self._docs[id(row)] = (key, doc)
@@ -275,6 +281,45 @@ class MessageDelegate(QStyledItemDelegate):
 _CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\](?!\()")
 _CODE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.S)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+MESSAGE_THUMB = 160  # thumbnails in sent messages, pixels per side at most
+
+
+def _insert_thumbnails(doc: QTextDocument, images: list[str]) -> None:
+    """Put the message's images, as thumbnails, in a paragraph before its text (resources named hearth-image:N)."""
+    from app.ui.chat.attachments import thumbnail
+
+    cursor = QTextCursor(doc)
+    cursor.movePosition(QTextCursor.MoveOperation.Start)
+    cursor.insertBlock()
+    cursor.movePosition(QTextCursor.MoveOperation.Start)
+    for i, path in enumerate(images):
+        image = thumbnail(path, MESSAGE_THUMB)
+        name = f"hearth-image:{i}"
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        fmt = QTextImageFormat()
+        fmt.setName(name)
+        fmt.setWidth(image.width())
+        fmt.setHeight(image.height())
+        fmt.setToolTip(Path(path).name)
+        cursor.insertImage(fmt)
+        cursor.insertText(" ")
+
+
+def thumbnails_in(doc: QTextDocument) -> list[str]:
+    """Names of the images a laid-out message shows (tests)."""
+    names = []
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fmt = it.fragment().charFormat()
+            if fmt.isImageFormat():
+                names.append(fmt.toImageFormat().name())
+            it += 1
+        block = block.next()
+    return names
 
 
 def _md_escape(text: str) -> str:

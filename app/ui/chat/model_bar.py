@@ -49,8 +49,11 @@ class ModelBar(QWidget):
                                  f"{info.n_ctx} tokens (the server's, or an estimate).")
             return
         # The picker already shows the file's size; the label says what matters once loaded.
-        self.info.setText(f"{info.name}{quant} · context {info.n_ctx} · {info.where}")
-        self.info.setToolTip(f"{info.path} ({format_bytes(info.size_bytes)})\n"
+        vision = " · vision" if info.extra.get("projector") else ""
+        self.info.setText(f"{info.name}{quant}{vision} · context {info.n_ctx} · {info.where}")
+        projector = (f"\nvision: reads images through {info.extra['projector']}" if vision else
+                     "\ntext only: no image projector (mmproj) found for it")
+        self.info.setToolTip(f"{info.path} ({format_bytes(info.size_bytes)}){projector}\n"
                              f"architecture {info.architecture}, trained context "
                              f"{info.n_ctx_train}, template: {info.template}, flash attention "
                              f"{'on' if info.flash_attn else 'off'}, loaded in {info.load_s:.1f} s")

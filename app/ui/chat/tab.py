@@ -6,6 +6,12 @@ resource. Streamed text is buffered here and painted at most every 30 ms into th
 conversation can answer from document collections (the picker by the composer); the reply job searches them, and
 the passages it drew on are shown in the sources panel under the messages, its citations [n] linking to file and
 page.
+
+Images: "Image…", pasting or dropping pictures on the message box attach them (attachments.py shows them above
+it); sending copies them into the conversation (store.keep_image) and a vision model — one with a paired
+projector, "vision" in the model bar — answers about them. A text-only model, or an image that cannot be read,
+gets one sentence and nothing is sent (the text and the images stay). `ask_about_image` (and the bus's
+sig_ask_about_image, from the Images gallery and Segment) opens a new chat with a picture attached.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -36,6 +41,7 @@ from app.core.chat.store import ConversationStore
 from app.core.connections import is_remote
 from app.core.errors import UserError
 from app.core.jobs import Job
+from app.ui.chat.attachments import AttachmentStrip, Composer
 from app.ui.chat.collections_picker import CollectionsPicker
 from app.ui.chat.messages import MessageDelegate, MessageModel, MessageView, Row
 from app.ui.chat.model_bar import ModelBar
@@ -122,9 +128,12 @@ class ChatTab(QWidget):
         self.stats.setObjectName("chatStats")
         bar.addWidget(self.stats, 1)
         page.addLayout(bar)
+        self.attachments = AttachmentStrip()
+        page.addWidget(self.attachments)
         row = QHBoxLayout()
-        self.composer = QPlainTextEdit()
-        self.composer.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
+        self.composer = Composer()
+        self.composer.sig_images.connect(self.attach_images)
+        self.composer.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line; paste or drop images)")
         self.composer.setMaximumHeight(96)
         self.composer.installEventFilter(self)
         row.addWidget(self.composer, 1)
@@ -135,8 +144,13 @@ class ChatTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
+        self.image_button = QPushButton("Image…")
+        self.image_button.setToolTip("Attach images to ask a vision model about them (you can also paste or drop "
+                                     "them on the message box)")
+        self.image_button.clicked.connect(lambda: self.choose_images())
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.image_button)
         row.addLayout(buttons)
         page.addLayout(row)
         self.stack.addWidget(chat_page)
@@ -167,6 +181,7 @@ class ChatTab(QWidget):
         self.sig_engine_changed.connect(self._on_engine_changed)
         self.engine.add_listener(self._engine_listener)
         ctx.bus.sig_collections_changed.connect(self.collections_picker.refresh)
+        ctx.bus.sig_ask_about_image.connect(self._on_ask_about_image)
         self.collections_picker.sig_changed.connect(lambda _names: self._save_conv_timer.start())
         self.collections_picker.sig_manage.connect(lambda: ctx.show_tab("documents"))
 
@@ -290,7 +305,34 @@ class ChatTab(QWidget):
         self.sources.show_use(None)
         self.sources.hide()
         self.stats.setText("")
+        self.attachments.clear()
         self.composer.setFocus()
+
+    # ---- images ------------------------------------------------------------------------------------------------
+    def attach_images(self, images: list) -> None:
+        """Attach images (paths or image bytes) to the next message; shown as thumbnails above the message box."""
+        self.attachments.add([str(i) if isinstance(i, Path) else i for i in images])
+
+    def choose_images(self, files: list[str] | None = None) -> None:
+        """"Image…": pick image files to attach (a file dialog unless `files` are given)."""
+        from app.core.imageio import DIALOG_FILTER
+
+        if files is None:
+            files, _ = QFileDialog.getOpenFileNames(self, "Attach images", "", f"{DIALOG_FILTER};;All files (*)")
+        if files:
+            self.attach_images(files)
+
+    def ask_about_image(self, path: str) -> None:
+        """Open a new conversation with the image at `path` attached and the message box focused."""
+        if self.replying:
+            self.stop()
+        self.new_conversation()
+        self.attach_images([path])
+        self.composer.setFocus()
+
+    def _on_ask_about_image(self, path: str) -> None:
+        self.ctx.show_tab("chat")
+        self.ask_about_image(path)
 
     def open_conversation(self, cid: str) -> None:
         if cid == self.conv_id:
@@ -364,7 +406,7 @@ class ChatTab(QWidget):
         if self.conv_id is None:
             self.model.set_rows([])
             return
-        rows = [Row(m.id, m.role, m.content, m.info, m.sibling_index, m.sibling_count)
+        rows = [Row(m.id, m.role, m.content, m.info, m.sibling_index, m.sibling_count, images=m.images)
                 for m in self.conversation.messages()]
         self.delegate.last_regenerable = len(rows) - 1 if rows and rows[-1].role == "assistant" else -1
         self.model.set_rows(rows)
@@ -417,24 +459,45 @@ class ChatTab(QWidget):
         return self.reply_handle is not None
 
     def send(self, text: str | None = None) -> bool:
+        """Send the message box's text (or `text`) with the attached images. False when nothing was sent; then
+        the text and images stay where they are."""
         text = self.composer.toPlainText() if text is None else text
-        if not text.strip() or self.replying:
+        images = self.attachments.items()
+        if (not text.strip() and not images) or self.replying:
             return False
         if not self.engine.loaded:
             self.ctx.show_message("Choose a chat model first (the model picker above the messages)."
                                   if self.load_handle is None else "The model is still loading.", "info")
             return False
+        if images:
+            images = self._keep_images(images)
+            if images is None:
+                return False
         if self.conv_id is None:
             self.conversation.start(model=self.cs.last_model, system_prompt=self.panel.system_prompt(),
                                     settings=self.conversation_settings())
             self.cs.last_conversation = self.conv_id
         else:
             self._save_conversation_settings()
-        self._start_reply(lambda options, model: self.conversation.send(text, options, model))
-        self.composer.clear()
+        sent = self._start_reply(lambda options, model: self.conversation.send(text, options, model, images=images))
         self.sidebar.set_current(self.conv_id)
         self.sidebar.refresh()
-        return True
+        if sent:
+            self.composer.clear()
+            self.attachments.clear()
+        return sent
+
+    def _keep_images(self, images: list) -> list[str] | None:
+        """The attached images checked and copied into the data folder (their stored paths), or None after saying
+        why they cannot be sent: the model reads text only, or an image cannot be read."""
+        from app.core.chat.store import images_folder, keep_image
+
+        try:
+            self.engine.check_images([{"images": images}])
+            return [str(images_folder() / keep_image(image)) for image in images]
+        except UserError as exc:
+            self.ctx.show_message(str(exc), "warning")
+            return None
 
     def _start_reply(self, make_turn) -> bool:
         """Make the turn (`make_turn(options, model name)` stores what it needs), show it, and submit its job."""

@@ -98,7 +98,7 @@ class CatalogView(QWidget):
                 if single:
                     if name in self.installed_names:
                         parent.setText(0, f"{entry.name} — installed")
-                    parent.setText(2, format_bytes(v.size_bytes))
+                    parent.setText(2, format_bytes(entry.download_bytes(v)))
                     parent.setText(3, format_bytes(entry.memory_bytes(v)))
                     parent.setText(4, mark)
                     parent.setForeground(4, QBrush(QColor(FIT_COLORS.get(mark, "#666666"))))
@@ -110,7 +110,7 @@ class CatalogView(QWidget):
                 title = ("★ " if v is best else "") + label + (f" ({note})" if note else "")
                 if name in self.installed_names:
                     title += " — installed"
-                child = QTreeWidgetItem([title, "", format_bytes(v.size_bytes), format_bytes(entry.memory_bytes(v)), mark, "", ""])
+                child = QTreeWidgetItem([title, "", format_bytes(entry.download_bytes(v)), format_bytes(entry.memory_bytes(v)), mark, "", ""])
                 child.setData(0, Qt.ItemDataRole.UserRole, (entry, v))
                 child.setForeground(4, QBrush(QColor(FIT_COLORS.get(mark, "#666666"))))
                 parent.addChild(child)
@@ -119,7 +119,7 @@ class CatalogView(QWidget):
             if not single and best is not None:
                 mark = fit.label(entry.memory_bytes(best), self.memory)
                 parent.setText(4, f"{mark} · ★ {best.quantization}")
-                parent.setText(2, format_bytes(best.size_bytes))
+                parent.setText(2, format_bytes(entry.download_bytes(best)))
                 parent.setText(3, format_bytes(entry.memory_bytes(best)))
                 parent.setForeground(4, QBrush(QColor(FIT_COLORS[mark])))
             elif not single and self.memory is not None:

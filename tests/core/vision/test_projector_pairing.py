@@ -70,7 +70,7 @@ def test_recorded_projector_wins_and_text_only_model_is_told(tiny_vlm, tmp_path)
     model, mmproj = tiny_vlm
     text_model = write_tiny_llama(tmp_path / "plain-F32.gguf")
     assert pairing.find_projector(text_model) is None
-    with pytest.raises(UserError, match="plain-F32.gguf is a text-only model: Hearth found no image projector"):
+    with pytest.raises(UserError, match=r"This model reads text only \(plain-F32.gguf: no mmproj projector"):
         pairing.require_projector(text_model)
     pairing.record_projector(text_model, mmproj)
     assert pairing.find_projector(text_model).path == mmproj

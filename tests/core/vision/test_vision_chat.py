@@ -117,7 +117,7 @@ def test_messages_become_openai_image_url_parts(photos):
 
 def test_text_only_model_and_wrong_projector_are_refused(tmp_path, tiny_vlm):
     plain = write_tiny_llama(tmp_path / "plain-F32.gguf")
-    with pytest.raises(UserError, match="plain-F32.gguf is a text-only model"):
+    with pytest.raises(UserError, match=r"reads text only \(plain-F32.gguf"):
         VisionChat.load(plain, n_ctx=256, n_threads=1)
     wrong = write_tiny_mmproj(tmp_path / "mmproj-wrong.gguf", n_embd_text=96)
     with pytest.raises(UserError, match="makes 96-wide image embeddings but plain-F32.gguf reads 128-wide"):
