@@ -7,7 +7,7 @@ It is imported on first use only.
 A page is read upright. RapidOCR's per-line angle classifier is off: on upright pages it turned some lines upside
 down (a third of a test page came out as garbage, and slower). Instead the page's orientation is found once
 (Tesseract's OSD does the same per page): when most detected text boxes are taller than wide the page lies on its
-side and is turned a quarter; the classifier then votes on a few of the widest lines whether the page is upside
+side and is turned a quarter; the classifier then votes on pieces of the widest lines whether the page is upside
 down, and only then is the page recognised (or recognised again).
 
 Cost on 2 busy cores: ~10–20 s for a full A4 page of text at 170 dpi, almost all of it recognition
@@ -28,7 +28,7 @@ OCR_OFF = "OCR is off"  # in the reason of a file whose pages were skipped for i
 MAX_SIDE = 2000  # pixels: RapidOCR scales a picture down to this (its max_side_len), so pages render no larger
 MAX_DPI = 200
 MIN_LAYER_CHARS = 16  # a PDF page whose text layer has fewer letters/digits than this (and a picture) is OCR'd
-VOTE_LINES = 9  # lines the angle classifier looks at to decide whether a page is upside down
+VOTE_PIECES = 12  # pieces of lines the angle classifier looks at to decide whether a page is upside down
 
 
 class OcrCancelled(Exception):
@@ -164,17 +164,26 @@ def _heights(boxes: np.ndarray) -> np.ndarray:
 
 
 def _upside_down(engine, pixels: np.ndarray, boxes: np.ndarray) -> bool:
-    """The angle classifier's vote over the widest lines (weighted by its confidence): is the page upside down?"""
-    votes = 0.0
-    for i in np.argsort(-_widths(boxes))[:VOTE_LINES]:
+    """The angle classifier's vote (weighted by its confidence) over pieces of the widest lines: is the page upside
+    down? A line is cut into pieces of about the classifier's aspect ratio (192×48): squeezed whole into it, a long
+    line lost the detail that tells up from down and was voted upright either way."""
+    votes, pieces = 0.0, 0
+    for i in np.argsort(-_widths(boxes)):
         x0, y0 = np.floor(boxes[i].min(axis=0)).astype(int)
         x1, y1 = np.ceil(boxes[i].max(axis=0)).astype(int)
-        crop = pixels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
-        if crop.size == 0 or crop.shape[0] < 4 or crop.shape[1] < 4:
+        line = pixels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        height = line.shape[0]
+        if height < 8 or line.shape[1] < height:
             continue
-        out = engine(np.ascontiguousarray(crop), use_det=False, use_cls=True, use_rec=False)
-        for label, score in getattr(out, "cls_res", None) or []:
-            votes += score if label == "180" else -score
+        step = 4 * height
+        for start in range(0, max(1, line.shape[1] - step // 2), step):
+            piece = np.ascontiguousarray(line[:, start:start + step])
+            out = engine(piece, use_det=False, use_cls=True, use_rec=False)
+            for label, score in getattr(out, "cls_res", None) or []:
+                votes += score if label == "180" else -score
+            pieces += 1
+            if pieces >= VOTE_PIECES:
+                return votes > 0
     return votes > 0
 
 
@@ -243,3 +252,21 @@ def page_list(pages: list[int]) -> str:
     if len(pages) == 1:
         return f"page {runs[0]}"
     return "pages " + (runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1])
+
+
+def mark_hits(store, collections, hits) -> None:
+    """Set `hit.ocr` on retrieved passages whose page(s) OCR read (store.ocr_pages), so sources can say
+    "page 3 (OCR)". `collections`: the CollectionInfos searched; hits carry their collection's name."""
+    by_name = {info.name: info for info in collections}
+    for name in {h.collection for h in hits}:
+        info = by_name.get(name)
+        if info is None:
+            continue
+        group = [h for h in hits if h.collection == name]
+        pages = store.ocr_pages(info, [h.file for h in group])
+        for hit in group:
+            read = pages.get(hit.file)
+            if not read:
+                continue
+            first = hit.page or 0
+            hit.ocr = any(p in read for p in range(first, (hit.page_end or first) + 1))
