@@ -5,28 +5,9 @@ real RapidOCR)."""
 import pytest
 
 from app.core.chat.citations import Source
-from app.core.settings import Settings
-from app.ui.bus import AppBus
 from app.ui.chat.sources_panel import where
-from app.ui.context import AppContext
-from app.ui.documents.tab import DocumentsTab
-from app.ui.jobs import JobManager
 from tests.core.documents.scans import SCAN_PAGES, picture
-
-
-@pytest.fixture
-def tab(qtbot):
-    jobs = JobManager()
-    saved = []
-    ctx = AppContext(Settings(), jobs, AppBus(), show_message=lambda text, kind="info": None,
-                     save_settings=lambda: saved.append(ctx.settings.documents.ocr))
-    widget = DocumentsTab(ctx)
-    widget.saved = saved
-    qtbot.addWidget(widget)
-    widget.show()
-    yield widget
-    widget.shutdown()
-    jobs.shutdown(timeout_s=10)
+from tests.ui.documents.test_empty_files_tab import tab  # noqa: F401 - the same real tab (fixture)
 
 
 @pytest.mark.slow
@@ -49,11 +30,13 @@ def test_a_scanned_image_is_indexed_and_marked_in_search_results(tab, qtbot, tmp
 
 
 def test_the_ocr_checkbox_is_the_saved_setting(tab):
+    saved = []
+    tab.ctx.save_settings = lambda: saved.append(tab.ctx.settings.documents.ocr)
     assert tab.ocr_box.isChecked() and tab.ctx.settings.documents.ocr
     tab.ocr_box.setChecked(False)
-    assert tab.ctx.settings.documents.ocr is False and tab.saved == [False]
+    assert tab.ctx.settings.documents.ocr is False and saved == [False]
     tab.set_ocr(True)
-    assert tab.ocr_box.isChecked() and tab.ctx.settings.documents.ocr and tab.saved == [False, True]
+    assert tab.ocr_box.isChecked() and tab.ctx.settings.documents.ocr and saved == [False, True]
 
 
 def test_sources_say_when_ocr_read_them():
