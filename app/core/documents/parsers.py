@@ -78,9 +78,9 @@ def parse_document(path: Path, ocr: OcrOptions | None = None) -> Parsed:
         if suffix == ".pdf":
             sections = parse_pdf(path, ocr, notes)
         elif suffix in IMAGES:
-            from app.core.documents.scanned import parse_image
+            from app.core.documents.scanned import read_image
 
-            sections = parse_image(path, ocr, notes)
+            sections = [Section(text, page, ocr=True) for page, text in read_image(path, ocr, notes)]
         elif suffix == ".docx":
             sections = parse_docx(path)
         else:

@@ -1,5 +1,5 @@
 """Scanned PDF pages and image files: which pages need OCR, reading them one at a time, and what to say about the
-pages that gave no text. The OCR itself is ocr.py; parsers.py calls in here.
+pages that gave no text. The OCR itself is ocr.py; parsers.py calls in here and makes the sections.
 
 Memory stays bounded by one page: a page is rendered, read and dropped before the next one is rendered (a
 multi-page TIFF is decoded a frame at a time). One page that fails (a rendering error, a picture RapidOCR
@@ -16,7 +16,6 @@ import numpy as np
 from app.core.documents import ocr
 from app.core.documents.errors import EmptyDocument, ParseFailure
 from app.core.documents.ocr import OCR_OFF, OcrCancelled, OcrOptions, OcrUnavailable, page_list
-from app.core.documents.parsers import Section
 from app.core.errors import UserError
 
 MISSING = "OCR found nothing"  # in the note on pages where OCR read no text
@@ -88,9 +87,9 @@ def ocr_pdf_pages(document, indexes: list[int], options: OcrOptions, name: str, 
     return found
 
 
-def parse_image(path: Path, options: OcrOptions, notes: list[str]) -> list[Section]:
-    """An image file's text by OCR: one section per frame (page = frame number in a multi-page TIFF, None for a
-    single picture), through Hearth's image loader (EXIF orientation, 16-bit, size limit).
+def read_image(path: Path, options: OcrOptions, notes: list[str]) -> list[tuple[int | None, str]]:
+    """An image file's text by OCR: (page, text) per frame with text (page = frame number in a multi-page TIFF,
+    None for a single picture), through Hearth's image loader (EXIF orientation, 16-bit, size limit).
 
     Raises EmptyDocument when OCR finds no text, ParseFailure when the image cannot be read, OCR is off or OCR
     failed on every frame."""
@@ -99,14 +98,14 @@ def parse_image(path: Path, options: OcrOptions, notes: list[str]) -> list[Secti
     from app.core import imageio
 
     tally = _Tally()
-    sections: list[Section] = []
+    sections: list[tuple[int | None, str]] = []
     count = 1
     try:
         for index, count, image in imageio.read_frames(path, "L", path.name):
             options.step(index + 1, count, path.name)
             text = tally.read(index + 1, lambda: np.asarray(image))
             if text is not None:
-                sections.append(Section(text, page=index + 1 if count > 1 else None, ocr=True))
+                sections.append((index + 1 if count > 1 else None, text))
             del image
     except UserError as exc:
         raise ParseFailure(str(exc).rstrip(".")) from exc

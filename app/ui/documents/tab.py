@@ -37,7 +37,7 @@ class DocumentsTab(QWidget):
         self.stack = QStackedWidget()
         self.empty = EmptyState(
             "No collections yet",
-            "Make a collection from your PDFs, notes and folders (or drop them here), then search them and get "
+            "Make a collection from your PDFs, notes, scans and folders (or drop them here), then search them and get "
             "answers cited to file and page. Indexing happens on this computer; folders are watched for changes.",
             [("Add folder…", self.pick_folder), ("Add files…", self.pick_files)])
         self.stack.addWidget(self.empty)
