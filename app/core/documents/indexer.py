@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
-from app.core.documents.chunker import chunk_sections
 from app.core.documents import ocr as ocr_engine
+from app.core.documents.chunker import chunk_sections
 from app.core.documents.parsers import EmptyDocument, ParseFailure, parse_document
 from app.core.documents.store import DUPLICATE, EMPTY, FAILED, INDEXED, PENDING, CollectionInfo, Store, chunk_key
 from app.core.errors import UserError

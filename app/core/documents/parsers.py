@@ -158,7 +158,7 @@ def parse_pdf(path: Path, ocr: OcrOptions | None = None, notes: list[str] | None
                 texts: list[str | None] = []
                 for index in range(count):
                     texts.append(_pdfium_page_text(document, index))
-                drawn = [t is not None and little_text(t) and _page_has_objects(document, i)
+                drawn = [t is not None and little_text(t) and _page_pictured(document, i, not t.strip())
                          for i, t in enumerate(texts)]
                 blank = count > 0 and not any(t and t.strip() for t in texts) and not any(drawn)
             except BaseException:
@@ -197,14 +197,21 @@ def parse_pdf(path: Path, ocr: OcrOptions | None = None, notes: list[str] | None
     return sections
 
 
-def _page_has_objects(document, index: int) -> bool:
-    """Something (a picture, a path, text) is drawn on the page. Call with _PDFIUM_LOCK held."""
+def _page_pictured(document, index: int, no_text: bool) -> bool:
+    """The page may hold text OCR can read: it has a picture (an image, or a form that may hold one), or it has no
+    text at all but something drawn (text drawn as outlines). A page of a few words (a page number, a heading) and
+    vector figures is not read. Call with _PDFIUM_LOCK held."""
     import pypdfium2.raw as pdfium_c
 
     page = None
     try:
         page = document[index]
-        return pdfium_c.FPDFPage_CountObjects(page.raw) > 0
+        count = pdfium_c.FPDFPage_CountObjects(page.raw)
+        for i in range(count):
+            kind = pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page.raw, i))
+            if kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM):
+                return True
+        return no_text and count > 0
     except Exception:  # noqa: BLE001 - a page PDFium cannot load has nothing to read
         return False
     finally:
