@@ -1,6 +1,6 @@
 """`hearth docs`: index files into collections, search them, ask questions with cited answers.
 
-    hearth docs index PATH... --collection NAME
+    hearth docs index PATH... --collection NAME [--no-ocr]
     hearth docs search --collection NAME "query" [--k 10] [--json]
     hearth docs search --collection NAME --queries Q.jsonl [--k 10]     (JSON lines in, JSON lines out)
     hearth docs ask --collection NAME --model GGUF "question" [--json]
