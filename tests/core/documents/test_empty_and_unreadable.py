@@ -51,6 +51,7 @@ def test_files_without_text_are_empty(tmp_path, name, make, reason):
     assert reason in str(info.value)
 
 
+@pytest.mark.slow
 def test_a_scanned_pdf_without_text_is_empty_and_says_ocr_found_nothing(tmp_path):
     # make_scanned_pdf's page is a grey rectangle: real OCR reads it and finds no text.
     with pytest.raises(EmptyDocument) as info:

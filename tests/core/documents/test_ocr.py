@@ -44,6 +44,7 @@ def test_models_ship_in_the_wheel():
     assert set(models) == {"det", "cls", "rec"} and all(p.is_file() and p.suffix == ".onnx" for p in models.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("degrees", [0, 90, 180, 270])
 def test_a_picture_is_read_in_any_orientation(degrees):
     import numpy as np
