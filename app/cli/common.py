@@ -57,7 +57,6 @@ def print_sources(use, out=None) -> None:
         out.write("\nSources:\n")
         for source in use.sources:
             mark = "*" if source.n in use.cited else " "
-            where = f"page {source.page}" if source.page is not None else (source.heading or "")
-            out.write(f" {mark}[{source.n}] {source.file}  {where}\n")
+            out.write(f" {mark}[{source.n}] {source.file}  {source.where}\n")
     if use.invalid:
         out.write(f"\n(removed citations of sources that do not exist: {use.invalid})\n")

@@ -1,6 +1,6 @@
 """`hearth docs`: index files into collections, search them, ask questions with cited answers.
 
-    hearth docs index PATH... --collection NAME
+    hearth docs index PATH... --collection NAME [--no-ocr]
     hearth docs search --collection NAME "query" [--k 10] [--json]
     hearth docs search --collection NAME --queries Q.jsonl [--k 10]     (JSON lines in, JSON lines out)
     hearth docs ask --collection NAME --model GGUF "question" [--json]
@@ -33,6 +33,9 @@ def register(sub) -> None:
     index.add_argument("--stemming", action=argparse.BooleanOptionalAction, default=None,
                        help="English stemming in keyword search (default: settings; changing it rebuilds the "
                             "keyword index, no re-embedding)")
+    index.add_argument("--ocr", action=argparse.BooleanOptionalAction, default=None,
+                       help="read scanned PDF pages and PNG/JPEG/TIFF images with OCR (default: settings, on; "
+                            "HEARTH_OCR=0 turns it off)")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     index.set_defaults(func=run_index)
 
@@ -101,20 +104,25 @@ def run_index(args) -> int:
     request = IndexRequest(args.collection, [str(p) for p in args.paths], model=args.embedder or docs.embedder,
                            chunk_tokens=args.chunk_tokens or docs.chunk_tokens,
                            chunk_overlap=args.overlap if args.overlap is not None else docs.chunk_overlap,
-                           stemming=docs.stemming if args.stemming is None else args.stemming)
+                           stemming=docs.stemming if args.stemming is None else args.stemming,
+                           ocr=docs.ocr if args.ocr is None else args.ocr)
     state = ConsoleState()
     report = index_collection(request, state)
     state.finish()
     if args.json:
         print(json.dumps({"collection": report.collection, "files": report.files, "indexed": report.indexed,
                           "unchanged": report.unchanged, "removed": report.removed, "chunks": report.chunks,
-                          "seconds": round(report.seconds, 3),
+                          "seconds": round(report.seconds, 3), "ocr_pages": report.ocr_pages,
                           "failed": [{"file": f, "reason": r} for f, r in report.failed],
-                          "empty": [{"file": f, "reason": r} for f, r in report.empty]}))
+                          "empty": [{"file": f, "reason": r} for f, r in report.empty],
+                          "notes": [{"file": f, "note": r} for f, r in report.notes]}))
     else:
         print(f"{report.collection}: {report.files} files — {report.indexed} indexed, {report.unchanged} unchanged, "
               f"{report.removed} removed, {len(report.failed)} failed, {len(report.empty)} empty; "
-              f"{report.chunks} chunks in {report.seconds:.1f} s")
+              f"{report.chunks} chunks in {report.seconds:.1f} s"
+              + (f"; {report.ocr_pages} pages read by OCR" if report.ocr_pages else ""))
+        for path, note in report.notes:
+            print(f"  note    {path}: {note}")
         for path, reason in report.failed:
             print(f"  failed  {path}: {reason}")
         for path, reason in report.empty:
@@ -145,15 +153,20 @@ def run_search(args) -> int:
     if not hits:
         print("No passages found.")
     for i, hit in enumerate(hits, 1):
-        where = f"page {hit.page}" if hit.page is not None else (hit.heading or "")
-        print(f"{i:>2}. {hit.score:.4f}  {hit.file}  {where}")
+        print(f"{i:>2}. {hit.score:.4f}  {hit.file}  {hit_where(hit)}")
         text = " ".join(hit.text.split())
         print(f"    {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0
 
 
 def _hit_json(hit) -> dict:
-    return {"file": hit.file, "page": hit.page, "score": round(hit.score, 6), "text": hit.text}
+    return {"file": hit.file, "page": hit.page, "score": round(hit.score, 6), "text": hit.text, "ocr": hit.ocr}
+
+
+def hit_where(hit) -> str:
+    """'page 3', the heading, or ''; ' (OCR)' after it when OCR read the passage."""
+    where = f"page {hit.page}" if hit.page is not None else (hit.heading or "")
+    return f"{where} (OCR)".lstrip() if hit.ocr else where
 
 
 def _read_queries(path: Path):

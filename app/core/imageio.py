@@ -145,6 +145,26 @@ def read_image(source, mode: str = "RGB", name: str | None = None, draft: int | 
         return image, image.size
 
 
+def read_frames(source, mode: str = "RGB", name: str | None = None):
+    """Every frame of an image file (the pages of a multi-page TIFF; one frame for most files), decoded one at a
+    time as open_image decodes a picture (8-bit `mode`, EXIF orientation applied, PIXEL_LIMIT checked per frame).
+    Yields (index, count, PIL image); raises UserError as open_image does."""
+    try:
+        with _opened(source, name, None) as (im, _size):
+            count = max(1, int(getattr(im, "n_frames", 1) or 1))
+            for index in range(count):
+                if index:
+                    im.seek(index)
+                    check_pixels(im.width, im.height, name or Path(str(source)).name)
+                im.load()
+                image = _upright(to_8bit(im, mode), _orientation(im))
+                yield index, count, image.copy() if image is im else image
+    except NotAnImage:
+        if isinstance(source, (bytes, bytearray)) or Path(source).suffix.lower() not in (".tif", ".tiff"):
+            raise
+        yield 0, 1, _open_tiff_with_opencv(Path(source), mode)
+
+
 def _orientation(im) -> int:
     try:
         return int(im.getexif().get(0x0112, 1) or 1)

@@ -19,6 +19,7 @@ LIBRARIES: list[tuple[str, str, str]] = [
     ("chromadb", "chromadb", "document store"),
     ("segment_anything", "segment-anything", "Segment Anything"),
     ("pypdfium2", "pypdfium2", "PDF text (PDFium)"),
+    ("rapidocr", "rapidocr", "OCR of scanned pages and images (PP-OCR on ONNX Runtime)"),
     ("cv2", "opencv-python-headless", "image processing"),
     ("huggingface_hub", "huggingface_hub", "model downloads"),
 ]

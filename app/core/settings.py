@@ -57,7 +57,7 @@ class ChatSettings:
 @dataclass
 class DocumentsSettings:
     """Documents: search (k, mode, fusion weights, reranker), answering (answer_k, min_similarity), chunking (in
-    embedding-model tokens) and the embedder of new collections."""
+    embedding-model tokens), the embedder of new collections, and OCR of scanned pages and images."""
 
     search_k: int = 10  # passages a search shows
     answer_k: int = 5  # passages an answer may use
@@ -74,6 +74,9 @@ class DocumentsSettings:
     stemming: bool = True
     embedder: str = ""  # embedding model for new collections; "" = built-in all-MiniLM-L6-v2
     watch: bool = True  # re-index watched folders when their files change
+    # Read scanned PDF pages and PNG/JPEG/TIFF images with OCR (RapidOCR, on this computer; seconds per page).
+    # Off: such pages are listed as "no text layer; OCR is off". HEARTH_OCR=0/1 overrides it.
+    ocr: bool = True
 
 
 @dataclass

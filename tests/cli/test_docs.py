@@ -24,7 +24,7 @@ def test_index_search_list_remove(corpus, capsys, tmp_path):
     code, out, _ = run(capsys, "search", "--collection", "home", "vacuum the dust filter", "--k", "3", "--json")
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(lines) == 3
-    assert set(lines[0]) == {"file", "page", "score", "text"}
+    assert set(lines[0]) == {"file", "page", "score", "text", "ocr"} and lines[0]["ocr"] is False
     assert lines[0]["file"] == str(corpus["manual"].resolve()) and lines[0]["page"] == 2
     assert lines[0]["score"] >= lines[1]["score"] >= lines[2]["score"]
     assert all(line["file"].startswith("/") for line in lines)

@@ -31,7 +31,8 @@ _CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 class Source:
     """One numbered passage given to the model: `n` is the number it is cited by ([n], 1-based), `page`/`page_end`
     the 1-based PDF pages it spans (None for files without pages), `score` what ranked it, `similarity` its cosine
-    similarity to the question when the dense search saw it."""
+    similarity to the question when the dense search saw it, `ocr` whether its text was read by OCR (a scanned
+    page, an image)."""
 
     n: int
     file: str
@@ -41,27 +42,38 @@ class Source:
     text: str
     score: float
     similarity: float | None = None
+    ocr: bool = False
+
+    @property
+    def where(self) -> str:
+        """'page 3', 'pages 3–4', the heading, or ''; with ' (OCR)' after it when OCR read the text."""
+        if self.page is None:
+            where = self.heading or ""
+        elif self.page_end and self.page_end != self.page:
+            where = f"pages {self.page}–{self.page_end}"
+        else:
+            where = f"page {self.page}"
+        return f"{where} (OCR)".lstrip() if self.ocr else where
 
     @property
     def label(self) -> str:
-        """'manual.pdf, page 3', 'manual.pdf, pages 3–4' or 'notes.md — Heading'."""
+        """'manual.pdf, page 3', 'manual.pdf, pages 3–4', 'notes.md — Heading', 'scan.pdf, page 2 (OCR)'."""
         name = Path(self.file).name
-        if self.page is None:
-            return name if not self.heading else f"{name} — {self.heading}"
-        if self.page_end and self.page_end != self.page:
-            return f"{name}, pages {self.page}–{self.page_end}"
-        return f"{name}, page {self.page}"
+        if self.page is None and not self.heading:
+            return f"{name} (OCR)" if self.ocr else name
+        return f"{name}, {self.where}" if self.page is not None else f"{name} — {self.where}"
 
     def to_json(self) -> dict:
-        """A JSON-ready dict: n, file, page, page_end, score (6 decimals), heading (None when empty), text."""
+        """A JSON-ready dict: n, file, page, page_end, score (6 decimals), heading (None when empty), text, ocr."""
         return {"n": self.n, "file": self.file, "page": self.page, "page_end": self.page_end,
-                "score": round(self.score, 6), "heading": self.heading or None, "text": self.text}
+                "score": round(self.score, 6), "heading": self.heading or None, "text": self.text, "ocr": self.ocr}
 
     @classmethod
     def from_json(cls, data: dict) -> "Source":
-        """The inverse of to_json (a missing page_end is the page; a missing score 0)."""
+        """The inverse of to_json (a missing page_end is the page; a missing score 0; a missing ocr False)."""
         return cls(int(data["n"]), data["file"], data.get("page"), data.get("page_end", data.get("page")),
-                   data.get("heading") or "", data.get("text", ""), float(data.get("score") or 0.0))
+                   data.get("heading") or "", data.get("text", ""), float(data.get("score") or 0.0),
+                   ocr=bool(data.get("ocr")))
 
 
 @dataclass
@@ -118,8 +130,8 @@ def relevant(hits: list, min_similarity: float = MIN_SIMILARITY) -> list:
 
 def to_sources(hits: list) -> list[Source]:
     """Number retriever hits 1..N in their order."""
-    return [Source(i + 1, h.file, h.page, h.page_end, h.heading, h.text, h.score, h.similarity)
-            for i, h in enumerate(hits)]
+    return [Source(i + 1, h.file, h.page, h.page_end, h.heading, h.text, h.score, h.similarity,
+                   ocr=getattr(h, "ocr", False)) for i, h in enumerate(hits)]
 
 
 def format_source(source: Source) -> str:

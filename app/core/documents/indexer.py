@@ -5,6 +5,12 @@ Work is a three-stage pipeline so parsing, embedding and storing overlap:
 A file is unchanged when size and mtime match, or when its content hash matches. Cancelling stops after the
 current batch: files already written stay indexed; a half-written file is purged and left pending.
 
+Scanned PDF pages and image files are read by OCR in the parse thread (scanned.py), page by page: progress says
+"OCR page 3 of 12 — scan.pdf" and a cancel stops between pages. An indexed file whose pages gave no text keeps a
+note in its reason ("no text found on page 2 …"); the pages OCR read are recorded (Store.set_ocr_pages) so search
+results and citations can mark them. A file skipped or partly skipped because OCR was off is read again by the
+next scan with OCR on.
+
 A file with no text (0 bytes, a blank PDF, an empty document) is listed as *empty*, never as a duplicate of
 another empty file. A file with the same bytes as another is a *duplicate* of it only when that one indexed;
 otherwise it shares its outcome (failed, empty) and reason. A chunk identical to one already stored (repeated
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
+from app.core.documents import ocr as ocr_engine
 from app.core.documents.chunker import chunk_sections
-from app.core.documents.parsers import EmptyDocument, ParseFailure, parse_file
+from app.core.documents.parsers import EmptyDocument, ParseFailure, parse_document
 from app.core.documents.store import DUPLICATE, EMPTY, FAILED, INDEXED, PENDING, CollectionInfo, Store, chunk_key
 from app.core.errors import UserError
 from app.core.jobs import format_duration
@@ -44,6 +51,7 @@ class IndexRequest:
     stemming: bool | None = None  # English stemming in keyword search (None: keep the collection's; new: on)
     root: Path | None = None  # store folder (None = paths.documents_dir())
     batch_size: int = BATCH
+    ocr: bool | None = None  # read scanned pages and images (None: settings.documents.ocr); HEARTH_OCR overrides
 
 
 @dataclass
@@ -55,6 +63,8 @@ class IndexReport:
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     empty: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): files with no text
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note): indexed, but pages gave no text
+    ocr_pages: int = 0  # pages (and images) read by OCR in this run
     chunks: int = 0  # chunks written in this run
     pages: int = 0
     seconds: float = 0.0
@@ -67,7 +77,8 @@ class IndexReport:
 
 @dataclass(frozen=True)
 class FileIndexed:
-    """Partial: one file finished — indexed (with its passage and page counts), failed or empty (with the reason)."""
+    """Partial: one file finished — indexed (with its passage and page counts, and a note on pages that gave no
+    text), failed or empty (with the reason)."""
 
     file: str
     state: str  # store.INDEXED | store.FAILED | store.EMPTY
@@ -126,8 +137,19 @@ def open_collection(store: Store, request: IndexRequest) -> CollectionInfo:
     return info
 
 
+def ocr_enabled(request: IndexRequest) -> bool:
+    """Whether this run reads scanned pages and images: the request's choice, else the setting; HEARTH_OCR
+    overrides both."""
+    if request.ocr is None:
+        from app.core.settings import Settings
+
+        return ocr_engine.enabled(Settings.load().documents.ocr)
+    return ocr_engine.enabled(request.ocr)
+
+
 def index_collection(request: IndexRequest, state) -> IndexReport:
     started = time.monotonic()
+    request.ocr = ocr_enabled(request)
     store = Store(request.root)
     items = []
     for raw in request.add:  # checked before the collection is made: a typo leaves no empty collection behind
@@ -162,6 +184,8 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
         state.check()
         row = rows.get(path)
         same_stat = row is not None and row.size == st.st_size and row.mtime == st.st_mtime
+        if same_stat and request.ocr and ocr_engine.OCR_OFF in row.reason:
+            same_stat = False  # pages skipped while OCR was off: read them now
         if same_stat and row.state in (INDEXED, FAILED, EMPTY):
             report.unchanged += 1
             continue
@@ -182,7 +206,8 @@ def index_collection(request: IndexRequest, state) -> IndexReport:
                            reason=f"cannot read the file ({exc.strerror or exc})")
             report.failed.append((path, f"cannot read the file ({exc.strerror or exc})"))
             continue
-        if row is not None and row.hash == digest and row.state in (INDEXED, FAILED, EMPTY):
+        if row is not None and row.hash == digest and row.state in (INDEXED, FAILED, EMPTY) and not \
+                (request.ocr and ocr_engine.OCR_OFF in row.reason):
             store.touch_file(info, path, st.st_size, st.st_mtime)
             report.unchanged += 1
             continue
@@ -237,6 +262,8 @@ def _summary(report: IndexReport) -> str:
         text += f", {len(report.failed)} failed"
     if report.empty:
         text += f", {len(report.empty)} empty"
+    if report.ocr_pages:
+        text += f", {report.ocr_pages} page{'s' if report.ocr_pages != 1 else ''} read by OCR"
     return text + f" · {report.chunks} chunks in {report.seconds:.1f} s"
 
 
@@ -253,25 +280,37 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
     parsed: queue.Queue = queue.Queue(maxsize=8)
     writes: queue.Queue = queue.Queue(maxsize=8)
     errors: list[BaseException] = []
+    extras: dict[str, tuple[str, set[int]]] = {}  # path -> (note on pages without text, pages OCR read)
+    shown = [0.0]  # the fraction last shown, for OCR progress lines
+
+    def ocr_progress(n: int, total: int, name: str) -> None:
+        state.progress(shown[0], f"OCR page {n} of {total} — {name}" if total > 1 else f"OCR — {name}")
+
+    options = ocr_engine.OcrOptions(bool(request.ocr), ocr_progress, lambda: stop.is_set() or state.cancelled)
 
     def parse_stage():
         try:
             for path, st, digest in work:
                 if stop.is_set():
                     break
-                outcome = FAILED
+                outcome, notes, ocr_pages = FAILED, "", set()
                 try:
-                    sections = parse_file(Path(path))
+                    document = parse_document(Path(path), options)
+                    sections = document.sections
+                    notes, ocr_pages = "; ".join(document.notes), document.ocr_pages
                     chunks = chunk_sections(sections, model.count_tokens, budget, overlap)
                     pages = len({s.page for s in sections if s.page is not None})
                     reason = "" if chunks else "no text in the file"
                     outcome = FAILED if chunks else EMPTY
+                except ocr_engine.OcrCancelled:
+                    break
                 except EmptyDocument as exc:
                     chunks, pages, reason, outcome = [], 0, str(exc), EMPTY
                 except ParseFailure as exc:
                     chunks, pages, reason = [], 0, str(exc)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the collection
                     chunks, pages, reason = [], 0, f"could not be read: {type(exc).__name__}: {exc}"
+                extras[path] = (notes, ocr_pages)
                 parsed.put((path, st, digest, chunks, pages, reason, outcome))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -305,6 +344,8 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                     _, path, st, digest, count, pages, reason, outcome = item
                     files_done += 1
                     done_bytes += max(1, st.st_size)
+                    notes, ocr_pages = extras.pop(path, ("", set()))
+                    store.set_ocr_pages(info, path, () if reason else ocr_pages)
                     if reason:
                         if count or path in had_chunks:
                             store.purge_file(info, path)
@@ -314,10 +355,13 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                         state.partial(FileIndexed(path, outcome, reason=reason))
                     else:
                         store.set_file(info, path, size=st.st_size, mtime=st.st_mtime, hash=digest, state=INDEXED,
-                                       chunks=count, pages=pages)
+                                       reason=notes, chunks=count, pages=pages)
                         report.indexed += 1
                         report.pages += pages
-                        state.partial(FileIndexed(path, INDEXED, count, pages))
+                        report.ocr_pages += len(ocr_pages)
+                        if notes:
+                            report.notes.append((path, notes))
+                        state.partial(FileIndexed(path, INDEXED, count, pages, reason=notes))
                     _progress()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -329,6 +373,7 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
         rate = chunks_written / elapsed if elapsed > 0 else 0.0
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
         eta_text = f" · ETA {format_duration(eta)}" if eta is not None and fraction < 1 else ""
+        shown[0] = fraction
         state.progress(fraction, f"{files_done}/{len(work)} files · {chunks_written} chunks · {rate:.0f} chunks/s"
                                  f"{eta_text}")
 

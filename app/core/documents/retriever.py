@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
-from app.core.documents import fts
+from app.core.documents import fts, ocr
 from app.core.documents.store import ChunkRow, CollectionInfo, Store
 
 MODES = ("hybrid", "dense", "bm25")
@@ -69,10 +69,11 @@ class Hit:
     full_match: bool = False  # the passage contains every meaningful query word
     rerank: float | None = None
     collection: str = ""
+    ocr: bool = False  # the passage's text was read by OCR (a scanned page, an image)
 
     def to_json(self) -> dict:
         return {"file": self.file, "page": self.page, "score": round(self.score, 6), "text": self.text,
-                "heading": self.heading or None, "char_span": [self.char_start, self.char_end]}
+                "heading": self.heading or None, "char_span": [self.char_start, self.char_end], "ocr": self.ocr}
 
 
 def keywords(query: str) -> list[str]:
@@ -183,6 +184,7 @@ class Retriever:
             hits.sort(key=lambda h: h.score, reverse=True)
         hits = hits[:options.k]
         self._fill_similarity(hits, infos, query)
+        ocr.mark_hits(self.store, collections, hits)
         return hits
 
     def _rows(self, lists) -> dict[tuple[int, str], ChunkRow]:

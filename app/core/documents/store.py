@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     page_start INTEGER, page_end INTEGER, char_start INTEGER, char_end INTEGER, heading TEXT, text TEXT,
     PRIMARY KEY (collection_id, id));
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection_id, path);
+CREATE TABLE IF NOT EXISTS ocr_pages (
+    collection_id INTEGER NOT NULL, path TEXT NOT NULL, page INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, path, page));
 """
 # Schema version 1: English stemming per collection, chunk keys, copies of identical chunks, two-column FTS.
 _SCHEMA_1 = """
@@ -250,7 +253,7 @@ class Store:
         except Exception:  # noqa: BLE001 - never created (no file indexed yet)
             pass
         with self._lock, self.db:
-            for table in ("sources", "files", "chunks", "chunk_copies"):
+            for table in ("sources", "files", "chunks", "chunk_copies", "ocr_pages"):
                 self.db.execute(f"DELETE FROM {table} WHERE collection_id = ?", (info.id,))
             self.db.execute(f"DROP TABLE IF EXISTS fts_{info.id}")
             self.db.execute("DELETE FROM collections WHERE id = ?", (info.id,))
@@ -336,6 +339,7 @@ class Store:
             self.db.execute("DELETE FROM chunk_copies WHERE collection_id = ? AND path = ?", (info.id, path))
             if forget:
                 self.db.execute("DELETE FROM files WHERE collection_id = ? AND path = ?", (info.id, path))
+                self.db.execute("DELETE FROM ocr_pages WHERE collection_id = ? AND path = ?", (info.id, path))
 
     def _heirs(self, info: CollectionInfo, ids: list[str], path: str) -> list[tuple[str, sqlite3.Row]]:
         """(chunk id, first copy in another file) for each of `ids` that has one."""
@@ -411,6 +415,27 @@ class Store:
                   chunk_key(c.heading, c.text)) for i, cid, c in zip(indexes, ids, chunks)])
             self.db.executemany(f"INSERT INTO fts_{info.id} (heading, body, id) VALUES (?, ?, ?)",
                                 [_fts_row(cid, c.heading, c.text) for cid, c in zip(ids, chunks)])
+
+    # ---- OCR marks ---------------------------------------------------------------------------------------------
+    def set_ocr_pages(self, info: CollectionInfo, path: str, pages) -> None:
+        """Record which pages of `path` OCR read (1-based; 0 for an image without pages), replacing the last."""
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM ocr_pages WHERE collection_id = ? AND path = ?", (info.id, path))
+            self.db.executemany("INSERT INTO ocr_pages (collection_id, path, page) VALUES (?, ?, ?)",
+                                [(info.id, path, int(p)) for p in sorted(set(pages))])
+
+    def ocr_pages(self, info: CollectionInfo, paths) -> dict[str, set[int]]:
+        """{path: pages OCR read} for those of `paths` that have any."""
+        paths = sorted(set(paths))
+        out: dict[str, set[int]] = {}
+        with self._lock:
+            for i in range(0, len(paths), 500):
+                part = paths[i:i + 500]
+                marks = ",".join("?" * len(part))
+                for r in self.db.execute(f"SELECT path, page FROM ocr_pages WHERE collection_id = ? AND path IN "
+                                         f"({marks})", (info.id, *part)):
+                    out.setdefault(r["path"], set()).add(r["page"])
+        return out
 
     # ---- chunks ------------------------------------------------------------------------------------------------
     def chunk_rows(self, info: CollectionInfo, ids: list[str]) -> dict[str, ChunkRow]:

@@ -19,12 +19,8 @@ def encoded(url: QUrl) -> str:
 
 
 def where(source) -> str:
-    """Where in its file a passage is: its page(s), else its heading."""
-    if source.page is None:
-        return html.escape(source.heading or "")
-    if source.page_end and source.page_end != source.page:
-        return f"pages {source.page}–{source.page_end}"
-    return f"page {source.page}"
+    """Where in its file a passage is: its page(s), else its heading; "(OCR)" when OCR read it."""
+    return html.escape(source.where)
 
 
 class SourcesPanel(QWidget):

@@ -63,6 +63,7 @@ class SearchPanel(QWidget):
         parts = []
         for i, hit in enumerate(hits, 1):
             where = f"page {hit.page}" if hit.page is not None else html.escape(hit.heading or "")
+            where = f"{where} (OCR)".lstrip() if hit.ocr else where
             url = file_url(hit.file, hit.page)
             sim = f" · similarity {hit.similarity:.2f}" if hit.similarity is not None else ""
             text = html.escape(" ".join(hit.text.split()))

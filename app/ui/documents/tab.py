@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget,
                                QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
@@ -37,7 +37,7 @@ class DocumentsTab(QWidget):
         self.stack = QStackedWidget()
         self.empty = EmptyState(
             "No collections yet",
-            "Make a collection from your PDFs, notes and folders (or drop them here), then search them and get "
+            "Make a collection from your PDFs, notes, scans and folders (or drop them here), then search them and get "
             "answers cited to file and page. Indexing happens on this computer; folders are watched for changes.",
             [("Add folder…", self.pick_folder), ("Add files…", self.pick_files)])
         self.stack.addWidget(self.empty)
@@ -101,6 +101,12 @@ class DocumentsTab(QWidget):
         for w in (self.add_files_button, self.add_folder_button, self.reindex_button, self.cancel_button):
             actions.addWidget(w)
         actions.addStretch(1)
+        self.ocr_box = QCheckBox("Read scanned pages (OCR)")
+        self.ocr_box.setToolTip("Read the text of scanned PDF pages and PNG, JPEG and TIFF images with OCR, on this "
+                                "computer (seconds per page). Off: such pages are listed as having no text layer.")
+        self.ocr_box.setChecked(self.ctx.settings.documents.ocr)
+        self.ocr_box.toggled.connect(self.set_ocr)
+        actions.addWidget(self.ocr_box)
         rv.addLayout(actions)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -240,7 +246,8 @@ class DocumentsTab(QWidget):
     # ---- adding and indexing -----------------------------------------------------------------------------------
     def pick_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add files", str(Path.home()),
-                                                "Documents (*.pdf *.txt *.md *.markdown *.html *.htm *.docx);;"
+                                                "Documents (*.pdf *.txt *.md *.markdown *.html *.htm *.docx "
+                                                "*.png *.jpg *.jpeg *.tif *.tiff);;"
                                                 "All files (*)")
         if files:
             self.add_paths(files)
@@ -266,7 +273,8 @@ class DocumentsTab(QWidget):
             self._rerun.add(name)  # changes while indexing: scan again when this run ends
             return self._index_jobs[name]
         request = docs_jobs.IndexRequest(name, add=list(add or []), create=False,
-                                         stemming=self.ctx.settings.documents.stemming)
+                                         stemming=self.ctx.settings.documents.stemming,
+                                         ocr=self.ctx.settings.documents.ocr)
         job = Job(docs_jobs.index_collection, request, name=f"Index {name}", resource=docs_jobs.RESOURCE)
         handle = self.ctx.jobs.submit(job)
         self._index_jobs[name] = handle
@@ -281,6 +289,17 @@ class DocumentsTab(QWidget):
             self._set_busy(True)
             self.status.setText("Waiting to index…")
         return handle
+
+    def set_ocr(self, on: bool) -> None:
+        """The OCR setting (settings.documents.ocr), saved; turned on, the collection is scanned again so pages
+        skipped while it was off are read."""
+        if self.ocr_box.isChecked() != on:
+            self.ocr_box.setChecked(on)  # toggled() calls back here
+            return
+        self.ctx.settings.documents.ocr = on
+        self.ctx.save_settings()
+        if on and self.current_name():
+            self.reindex(self.current_name())
 
     def cancel_index(self) -> None:
         handle = self._index_jobs.get(self.current_name() or "")

@@ -51,8 +51,12 @@ def test_files_without_text_are_empty(tmp_path, name, make, reason):
     assert reason in str(info.value)
 
 
-def test_a_scanned_pdf_is_not_empty(tmp_path):
-    assert "no text layer" in _reason(make_scanned_pdf(tmp_path / "scan.pdf"))
+@pytest.mark.slow
+def test_a_scanned_pdf_without_text_is_empty_and_says_ocr_found_nothing(tmp_path):
+    # make_scanned_pdf's page is a grey rectangle: real OCR reads it and finds no text.
+    with pytest.raises(EmptyDocument) as info:
+        parse_file(make_scanned_pdf(tmp_path / "scan.pdf"))
+    assert str(info.value) == "no text found on page 1 (scanned image, OCR found nothing)"
 
 
 def test_docx_that_is_not_a_word_document_gets_its_real_reason(tmp_path):

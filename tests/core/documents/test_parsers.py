@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from app.core.documents.chunker import chunk_sections
+from app.core.documents.ocr import OcrOptions
 from app.core.documents.parsers import ParseFailure, parse_file
 from tests.core.documents.corpus import (MANUAL_PAGES, make_encrypted_pdf, make_malformed_pdf, make_pdf,
                                          make_scanned_pdf)
@@ -40,7 +41,6 @@ def test_markdown_html_docx_keep_headings_and_drop_markup(corpus):
 @pytest.mark.parametrize("make, reason", [
     (lambda d, src: make_malformed_pdf(d / "broken.pdf"), "malformed PDF"),
     (lambda d, src: make_encrypted_pdf(d / "locked.pdf"), "encrypted PDF"),
-    (lambda d, src: make_scanned_pdf(d / "scan.pdf"), "no text layer"),
     (lambda d, src: _write(d / "photo.xyz", b"\x89PNG not really"), "unsupported file type '.xyz'"),
     (lambda d, src: _write(d / "fake.docx", b"not a zip"), "malformed DOCX"),
     (lambda d, src: _write(d / "bin.txt", b"\x00\x01\x02" * 100), "binary content"),
@@ -50,6 +50,12 @@ def test_unreadable_files_give_a_reason(tmp_path, corpus, make, reason):
     with pytest.raises(ParseFailure) as info:
         parse_file(path)
     assert reason in str(info.value)
+
+
+def test_a_scanned_pdf_with_ocr_off_has_no_text_layer(tmp_path):
+    with pytest.raises(ParseFailure) as info:
+        parse_file(make_scanned_pdf(tmp_path / "scan.pdf"), OcrOptions(enabled=False))
+    assert str(info.value) == "no text layer (a scanned PDF?); OCR is off (turn it on in the Documents settings)"
 
 
 def test_pdf_encrypted_without_a_user_password_opens(tmp_path):
