@@ -10,3 +10,4 @@ class AppBus(QObject):
     sig_models_changed = Signal()  # the registry changed (download finished, import, delete)
     sig_collections_changed = Signal()  # a document collection was made or removed (Documents tab)
     sig_connections_changed = Signal()  # a connection was added or removed (Settings → Connections)
+    sig_ask_about_image = Signal(str)  # an image file: open a new chat with it attached
