@@ -203,10 +203,10 @@ def reorder(widget: QListWidget, order: list) -> None:
     """Put `widget`'s items in `order` (files, matched by PATH_ROLE); items not in it keep their order after. The
     current item stays current."""
     current = widget.currentItem()
+    blocked = widget.blockSignals(True)  # the selection only seems to change while the items move
     items = [widget.takeItem(0) for _ in range(widget.count())]
     rank = {str(p): i for i, p in enumerate(order)}
     items.sort(key=lambda it: rank.get(it.data(PATH_ROLE), len(rank)))  # stable: the rest keep their order
-    blocked = widget.blockSignals(True)
     for item in items:
         widget.addItem(item)
     if current is not None:

@@ -60,9 +60,9 @@ class Gallery(QWidget):
         self.open_folder = QPushButton("Open folder")
         self.open_folder.clicked.connect(self._open_folder)
         row.addWidget(self.reuse)
-        row.addWidget(self.ask)
         row.addWidget(self.open_folder)
         layout.addLayout(row)
+        layout.addWidget(self.ask)
         self.list.currentItemChanged.connect(self._on_current)
 
     def add(self, path: Path, params, seed: int) -> QListWidgetItem:

@@ -150,3 +150,16 @@ def test_ask_about_this_image_from_the_button_and_the_menu(qtbot, make_gallery, 
         ask.trigger()
     assert blocker.args == [str(path)] and gallery.tabs == ["chat", "chat"]
     assert Image.open(blocker.args[0]).size == (48, 40)
+
+
+def test_ranking_keeps_the_selected_image_and_its_details(qtbot, make_gallery, installed_clip, tmp_path):
+    gallery = make_gallery()
+    for seed, name in enumerate(("red", "green", "blue")):
+        gallery.add(picture(tmp_path / "out", name, COLOURS[name]), GenerationParams(prompt=name), seed)
+    gallery.list.setCurrentRow(1)  # green
+    gallery.search.box.setText("red")
+    with qtbot.waitSignal(gallery.search.sig_order, timeout=60000):
+        pass
+    assert names(gallery)[0] == "red.png"
+    assert gallery.list.currentItem().data(PATH_ROLE).endswith("green.png")
+    assert "green" in gallery.info.toPlainText() and gallery.ask.isEnabled() and gallery.reuse.isEnabled()
