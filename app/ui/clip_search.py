@@ -171,7 +171,9 @@ class ClipSearch(QWidget):
             return
         self._index = None
         self.skipped = result.skipped
-        self.note.setText(f"{len(result.files)} pictures ready to search." + skipped_note(result.skipped))
+        n = len(result.files)
+        ready = f"{n} {'picture' if n == 1 else 'pictures'} ready to search."
+        self.note.setText(ready + skipped_note(result.skipped))
 
     def _ranked(self, handle, result) -> None:
         if handle is not self._search or not self.query:

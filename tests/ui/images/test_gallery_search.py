@@ -73,6 +73,18 @@ def test_without_clip_the_box_is_disabled_and_says_how_to_get_one(make_gallery, 
     assert "Models → Catalog: CLIP ViT-B/32" in gallery.search.note.text()
 
 
+def test_a_clip_installed_later_enables_the_box_and_indexes(qtbot, make_gallery, colour_clip_path,  # noqa: F811
+                                                            tmp_path):
+    gallery = make_gallery()
+    gallery.add(picture(tmp_path / "out", "red", COLOURS["red"]), GenerationParams(), 1)
+    assert not gallery.search.box.isEnabled()
+    shutil.copytree(colour_clip_path, registry.kind_dir("clip") / "colour-clip")  # a download finished
+    gallery.ctx.bus.sig_models_changed.emit()
+    assert gallery.search.box.isEnabled()
+    idle(qtbot, gallery)
+    assert "1 picture ready" in gallery.search.note.text()
+
+
 def test_description_ranks_the_gallery_and_clearing_restores_the_order(qtbot, make_gallery, installed_clip,
                                                                        tmp_path):
     gallery = make_gallery()
@@ -84,8 +96,9 @@ def test_description_ranks_the_gallery_and_clearing_restores_the_order(qtbot, ma
     idle(qtbot, gallery)
     assert "3 pictures ready" in gallery.search.note.text()
 
+    qtbot.keyClicks(gallery.search.box, "red")  # typed: one search after the pause, not one per key
     for query, first in (("red", "red.png"), ("a green thing", "green.png")):
-        qtbot.keyClicks(gallery.search.box, query) if not gallery.search.box.text() else gallery.search.box.setText(query)
+        gallery.search.box.setText(query)
         with qtbot.waitSignal(gallery.search.sig_order, timeout=60000):
             pass
         assert names(gallery)[0] == first, query
