@@ -78,8 +78,10 @@ class LabelBox(QGroupBox):
         self.labels = QLineEdit(", ".join(load_labels()))
         self.labels.setToolTip("The labels an object can get, separated by commas (saved for next time)")
         self.labels.editingFinished.connect(self.save)
-        layout.addWidget(QLabel("Labels:"))
-        layout.addWidget(self.labels)
+        labels_row = QHBoxLayout()
+        labels_row.addWidget(QLabel("Labels:"))
+        labels_row.addWidget(self.labels, 1)
+        layout.addLayout(labels_row)
         self.label_button = QPushButton("Label object")
         self.label_button.setToolTip("Name the selected object with its most likely label from the list (CLIP, "
                                      "zero-shot); the name goes into the COCO and labelme exports")
@@ -87,6 +89,7 @@ class LabelBox(QGroupBox):
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.result.setObjectName("labelResult")
+        self.result.hide()  # shown once there is something to say
         layout.addWidget(self.result)
         row = QHBoxLayout()
         self.ask_photo = QPushButton("Ask about photo")
@@ -96,6 +99,10 @@ class LabelBox(QGroupBox):
         row.addWidget(self.ask_photo)
         row.addWidget(self.ask_object)
         layout.addLayout(row)
+
+    def say(self, text: str) -> None:
+        self.result.setText(text)
+        self.result.setVisible(bool(text))
 
     def current(self) -> list[str]:
         return parse_labels(self.labels.text())
@@ -182,15 +189,18 @@ class VisionController:
                                                   name="Label object (CLIP)", resource=RESOURCE))
             self._label = handle
             handle.sig_done.connect(lambda ranked: self._labelled(session, lid, ranked))
-            handle.sig_error.connect(lambda message: self.box.result.setText(message))
+            handle.sig_error.connect(lambda message: self.box.say(message))
             handle.sig_finished.connect(self._label_finished)
 
-        self.box.result.setText("Labelling…")
-        return self._save_cutout(saved)
+        self.box.say("Labelling…")
+        handle = self._save_cutout(saved)
+        if handle is not None:
+            handle.sig_error.connect(self.box.say)
+        return handle
 
     def _labelled(self, session, lid: int, ranked: list[tuple[str, float]]) -> None:
         top = ", ".join(f"{label} {prob:.0%}" for label, prob in ranked[:3])
-        self.box.result.setText(f"Most likely: {top}.")
+        self.box.say(f"Most likely: {top}.")
         if session is not self.tab.session:
             return  # another photo since
         index = next((i for i, layer in enumerate(session.layers) if layer.lid == lid), None)
