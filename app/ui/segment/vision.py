@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -27,20 +28,34 @@ from app.core import paths
 from app.core.clip.jobs import RESOURCE, LabelInputs, label_job
 from app.core.clip.search import load_labels, parse_labels, save_labels
 from app.core.jobs import Job
+from app.core.segment.jobs import Thumbnail, thumbnails_job
 from app.ui.clip_search import PATH_ROLE, ClipSearch, ask_about_image
+from app.ui.qimage import rgb_to_pixmap
+
+THUMB_SIDE = 64
 
 
 class PhotoList(QGroupBox):
-    """The open folder's photos (click one to open it) with the search box above them."""
+    """The open folder's photos as thumbnails (made in the background; click one to open it) with the search box
+    above them."""
 
     sig_open = Signal(str)  # path
 
     def __init__(self, ctx, parent=None) -> None:
         super().__init__("Photos in the folder", parent)
+        self.ctx = ctx
+        self._thumbs = None
+        self.items: dict[str, QListWidgetItem] = {}
         layout = QVBoxLayout(self)
         self.search = ClipSearch(ctx)
         self.list = QListWidget()
-        self.list.setMaximumHeight(150)
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMovement(QListWidget.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setMinimumHeight(120)
+        self.list.setMaximumHeight(200)
         self.list.setToolTip("The folder's photos; type a description above to put the best matches first")
         self.search.attach(self.list)
         layout.addWidget(self.search)
@@ -50,12 +65,32 @@ class PhotoList(QGroupBox):
 
     def set_files(self, files: list[Path]) -> None:
         self.list.clear()
+        self.items = {}
         for path in files:
             item = QListWidgetItem(path.name)
             item.setData(PATH_ROLE, str(path))
             item.setToolTip(str(path))
+            item.setSizeHint(QSize(THUMB_SIDE + 24, THUMB_SIDE + 30))
             self.list.addItem(item)
+            self.items[str(path)] = item
         self.search.set_files(files)
+        self._thumbs = self.ctx.jobs.submit(Job(thumbnails_job, (list(files), THUMB_SIDE), name="Photo thumbnails"),
+                                            replace=f"segment-thumbnails-{id(self)}")
+        self._thumbs.on_partial(Thumbnail, self._on_thumbnail)
+
+    def _on_thumbnail(self, thumb: Thumbnail) -> None:
+        item = self.items.get(str(thumb.path))
+        if item is None:
+            return
+        if thumb.rgb is not None:
+            item.setIcon(QIcon(rgb_to_pixmap(thumb.rgb)))
+        else:
+            item.setToolTip(f"{thumb.path}\n{thumb.error}")
+
+    def cancel(self) -> None:
+        self.search.cancel()
+        if self._thumbs is not None:
+            self._thumbs.cancel()
 
     def select(self, path: Path | None) -> None:
         blocked = self.list.blockSignals(True)
@@ -225,6 +260,6 @@ class VisionController:
         return self._save_cutout(lambda path: ask_about_image(self.tab.ctx, path))
 
     def cancel(self) -> None:
-        self.photos.search.cancel()
+        self.photos.cancel()
         if self._label is not None:
             self._label.cancel()

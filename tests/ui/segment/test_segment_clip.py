@@ -48,6 +48,10 @@ def test_folder_search_ranks_the_photos_and_skips_a_corrupt_one(qtbot, make_tab,
     assert tab.photos.isVisible() and strip_names(tab) == ["blue.png", "broken.jpg", "green.png", "red.png"]
     ready(qtbot, tab)
     assert tab.photos.list.currentItem().data(PATH_ROLE) == str(folder / "blue.png")
+    items = tab.photos.items  # thumbnails made in the background; the broken file says why it has none
+    qtbot.waitUntil(lambda: "is not an image" in items[str(folder / "broken.jpg")].toolTip(), timeout=30000)
+    assert all(not items[str(folder / f"{n}.png")].icon().isNull() for n in COLOURS)
+    assert items[str(folder / "broken.jpg")].icon().isNull()
 
     search = tab.photos.search
     search.box.setText("red")
@@ -61,6 +65,10 @@ def test_folder_search_ranks_the_photos_and_skips_a_corrupt_one(qtbot, make_tab,
     qtbot.waitUntil(lambda: tab.opened is not None and tab.opened.image.name == "red.png", timeout=30000)
     assert tab.folder_index == 0 and tab.next_button.isEnabled() and not tab.prev_button.isEnabled()
 
+    tab.photos.list.itemClicked.emit(tab.photos.list.item(3))  # the broken one: a sentence, the tab goes on
+    qtbot.waitUntil(lambda: any("broken.jpg" in m for m in tab.holder.messages), timeout=30000)
+    assert tab.opened.image.name == "red.png"
+    tab.photos.list.itemClicked.emit(tab.photos.list.item(0))
     with qtbot.waitSignal(search.sig_order, timeout=5000):
         search.box.clear()
     assert strip_names(tab) == ["blue.png", "broken.jpg", "green.png", "red.png"]
