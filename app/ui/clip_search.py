@@ -85,8 +85,10 @@ class ClipSearch(QWidget):
 
     def set_files(self, files) -> None:
         """The pictures to search, in their normal order; new or changed ones are indexed in the background."""
+        self.cancel()  # a search still running was for the previous files
         self.files = [Path(f) for f in dict.fromkeys(str(f) for f in files)]
         self.skipped = {}
+        self.order = None
         self._changed()
 
     def add_files(self, files, front: bool = False) -> None:
@@ -128,9 +130,7 @@ class ClipSearch(QWidget):
         handle = self.ctx.jobs.submit(Job(index_folder_job, self._inputs(), name="Index pictures (CLIP)",
                                           resource=RESOURCE), replace=f"clip-index-{id(self)}")
         self._index = handle
-        handle.sig_progress.connect(lambda f, t: self._progress(handle, f, t))
-        handle.sig_done.connect(lambda r: self._indexed(handle, r))
-        handle.sig_error.connect(lambda m: self._failed(handle, m))
+        self._follow(handle, self._indexed)
 
     def _start_search(self) -> None:
         self._search_timer.stop()
@@ -142,9 +142,19 @@ class ClipSearch(QWidget):
                                           name=f"Search pictures: {self.query[:30]}", resource=RESOURCE),
                                       replace=f"clip-search-{id(self)}")
         self._search = handle
+        self._follow(handle, self._ranked)
+
+    def _follow(self, handle, on_done) -> None:
         handle.sig_progress.connect(lambda f, t: self._progress(handle, f, t))
-        handle.sig_done.connect(lambda r: self._ranked(handle, r))
+        handle.sig_done.connect(lambda r: on_done(handle, r))
         handle.sig_error.connect(lambda m: self._failed(handle, m))
+        handle.sig_finished.connect(lambda: self._finished(handle))
+
+    def _finished(self, handle) -> None:
+        if handle is self._index:
+            self._index = None
+        if handle is self._search:
+            self._search = None
 
     def _on_text(self, text: str) -> None:
         if text.strip():
@@ -189,7 +199,6 @@ class ClipSearch(QWidget):
 
     def _failed(self, handle, message: str) -> None:
         if self._current(handle):
-            self._index = self._search = None
             self.note.setText(message)
 
     def _reorder(self, order) -> None:
@@ -199,6 +208,7 @@ class ClipSearch(QWidget):
         for handle in (self._index, self._search):
             if handle is not None:
                 handle.cancel()
+        self._index = self._search = None
 
 
 def reorder(widget: QListWidget, order: list) -> None:

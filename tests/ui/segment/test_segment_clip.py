@@ -79,6 +79,30 @@ def test_folder_search_ranks_the_photos_and_skips_a_corrupt_one(qtbot, make_tab,
     assert not tab.photos.isVisible()
 
 
+def test_a_search_still_running_never_orders_the_next_folder(qtbot, make_tab, installed_clip, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for name, colour in COLOURS.items():
+        solid(first / f"{name}.png", colour)
+        solid(second / f"{name}-2.png", colour)
+    tab = make_tab()
+    search = tab.photos.search
+    search._search_timer.setInterval(60000)  # searches start only when this test says
+    orders = []
+    search.sig_order.connect(orders.append)
+    tab.open_folder(first)
+    search.box.setText("green")
+    search._start_search()  # running, for the first folder
+    stale = search._search
+    tab.open_folder(second)  # before it ends
+    qtbot.waitUntil(lambda: stale.finished, timeout=60000)
+    qtbot.wait(50)
+    assert orders == [] and sorted(tab.folder) == sorted(second.iterdir())
+    with qtbot.waitSignal(search.sig_order, timeout=60000) as blocker:
+        search._start_search()
+    assert blocker.args[0][0] == second / "green-2.png" and strip_names(tab)[0] == "green-2.png"
+    assert sorted(tab.folder) == sorted(second.iterdir())
+
+
 def test_zero_shot_label_names_the_layer_and_the_coco_category(qtbot, make_tab, installed_clip, tmp_path):
     tab = make_tab()
     assert tab.label_box.labels.text() == ", ".join(load_labels())  # the default list
