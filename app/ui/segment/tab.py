@@ -356,12 +356,18 @@ class SegmentTab(QWidget):
         self.thumb, _ = display_copy(opened.display, THUMB)
         self.canvas.set_image(opened.display, opened.image.size)
         self.canvas.setFocus()
-        w, h = opened.image.size
-        where = f"  ({self.folder_index + 1} / {len(self.folder)})" if self.folder else ""
-        self.position_label.setText(f"{opened.image.name} — {w}×{h}{where}")
+        self.show_position()
         self.vision.on_opened()
         self._start_encode()
         self._refresh()
+
+    def show_position(self) -> None:
+        """'photo.jpg — 4000×3000  (3 / 25)' in the toolbar: the photo and its place in the folder's order."""
+        if self.opened is None:
+            return
+        w, h = self.opened.image.size
+        where = f"  ({self.folder_index + 1} / {len(self.folder)})" if self.folder else ""
+        self.position_label.setText(f"{self.opened.image.name} — {w}×{h}{where}")
 
     # ---- encoding ----------------------------------------------------------------------------------------------
     def _start_encode(self) -> None:

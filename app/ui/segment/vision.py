@@ -186,6 +186,7 @@ class VisionController:
         tab.folder = list(order) if order is not None else list(self.photos.search.files)
         tab.folder_index = tab.folder.index(current) if current in tab.folder else 0
         tab._update_buttons()
+        tab.show_position()
 
     def refresh(self) -> None:
         """Enable what applies: labelling and asking about an object need its mask (and labels, a CLIP model)."""

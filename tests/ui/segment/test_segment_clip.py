@@ -60,6 +60,7 @@ def test_folder_search_ranks_the_photos_and_skips_a_corrupt_one(qtbot, make_tab,
     assert strip_names(tab)[0] == "red.png" and strip_names(tab)[-1] == "broken.jpg"
     assert "Skipped 1 file that is not a readable image: broken.jpg" in search.note.text()
     assert tab.folder[0] == folder / "red.png" and tab.folder[tab.folder_index] == folder / "blue.png"
+    assert tab.folder_index > 0 and tab.position_label.text().endswith(f"({tab.folder_index + 1} / 4)")  # not 1st
 
     tab.photos.list.itemClicked.emit(tab.photos.list.item(0))  # open the best match
     qtbot.waitUntil(lambda: tab.opened is not None and tab.opened.image.name == "red.png", timeout=30000)
