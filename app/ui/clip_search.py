@@ -92,12 +92,15 @@ class ClipSearch(QWidget):
         self._changed()
 
     def add_files(self, files, front: bool = False) -> None:
+        """More pictures (a new image in the gallery): first or last in the normal order; indexed in the background,
+        and ranked in when a query is on."""
         new = [Path(f) for f in files if Path(f) not in self.files]
         self.files = new + self.files if front else self.files + new
         self._changed()
 
     @property
     def query(self) -> str:
+        """The description in the box, stripped ('' when none)."""
         return self.box.text().strip()
 
     def refresh_model(self) -> None:
@@ -205,6 +208,7 @@ class ClipSearch(QWidget):
         reorder(self.list, order if order is not None else self.files)
 
     def cancel(self) -> None:
+        """Stop the indexing or search in progress (its result is dropped)."""
         for handle in (self._index, self._search):
             if handle is not None:
                 handle.cancel()

@@ -64,6 +64,7 @@ class PhotoList(QGroupBox):
         self.list.itemClicked.connect(self._activated)
 
     def set_files(self, files: list[Path]) -> None:
+        """Show these photos (thumbnails follow from a background job) and make them searchable."""
         self.list.clear()
         self.items = {}
         for path in files:
@@ -88,11 +89,13 @@ class PhotoList(QGroupBox):
             item.setToolTip(f"{thumb.path}\n{thumb.error}")
 
     def cancel(self) -> None:
+        """Stop the search and the thumbnails in progress."""
         self.search.cancel()
         if self._thumbs is not None:
             self._thumbs.cancel()
 
     def select(self, path: Path | None) -> None:
+        """Make `path` the current item, without opening it again."""
         blocked = self.list.blockSignals(True)
         for row in range(self.list.count()):
             if path is not None and self.list.item(row).data(PATH_ROLE) == str(path):
@@ -136,13 +139,16 @@ class LabelBox(QGroupBox):
         layout.addLayout(row)
 
     def say(self, text: str) -> None:
+        """Show `text` under the button ('' hides the line)."""
         self.result.setText(text)
         self.result.setVisible(bool(text))
 
     def current(self) -> list[str]:
+        """The labels as typed: comma-separated, blanks and duplicates dropped."""
         return parse_labels(self.labels.text())
 
     def save(self) -> None:
+        """Keep the typed labels for next time (<data>/clip/labels.txt); an empty line keeps the old list."""
         labels = self.current()
         if labels:
             save_labels(labels)
@@ -163,6 +169,7 @@ class VisionController:
 
     # ---- the folder --------------------------------------------------------------------------------------------
     def show_folder(self, files: list[Path]) -> None:
+        """A folder was opened: list its photos (the list shows while there are some)."""
         self.photos.set_files(files)
         self.photos.setVisible(bool(files))
 
@@ -174,6 +181,7 @@ class VisionController:
             self.photos.select(folder[self.tab.folder_index])
 
     def open(self, path: str) -> None:
+        """Open a photo of the folder (clicked in the list)."""
         path = Path(path)
         if path in self.tab.folder:
             self.tab.folder_index = self.tab.folder.index(path)
@@ -248,6 +256,7 @@ class VisionController:
         self.refresh()
 
     def ask_photo(self) -> None:
+        """Open a chat about the photo's file (a pasted photo has none: a sentence says so)."""
         opened = self.tab.opened
         if opened is None:
             return
@@ -258,9 +267,11 @@ class VisionController:
         ask_about_image(self.tab.ctx, opened.image.path)
 
     def ask_object(self):
+        """Save the selected object's cut-out and open a chat about it; returns the export's job handle."""
         return self._save_cutout(lambda path: ask_about_image(self.tab.ctx, path))
 
     def cancel(self) -> None:
+        """Stop the photo list's jobs and a label in progress."""
         self.photos.cancel()
         if self._label is not None:
             self._label.cancel()
