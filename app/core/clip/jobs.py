@@ -22,6 +22,11 @@ class SearchInputs:
     k: int = 10
     model: str | Path | None = None  # folder, installed name, or None for the first installed CLIP
     device: str = "auto"
+    files: list[Path] | None = None  # these images instead of the folder's (a gallery, a photo strip)
+
+    def images(self) -> list[Path]:
+        """The images to index: `files` when given, else the folder's (UserError for a wrong folder)."""
+        return list(self.files) if self.files is not None else list_images(self.folder)
 
 
 @dataclass
@@ -39,14 +44,15 @@ def _encoder(model, device, state: JobState):
 
 
 def index_folder_job(inputs: SearchInputs, state: JobState) -> IndexResult:
-    """Embed (or fetch from the cache) every image of inputs.folder."""
+    """Embed (or fetch from the cache) every image of inputs.folder (or inputs.files)."""
+    files = inputs.images()
     encoder = _encoder(inputs.model, inputs.device, state)
-    return index_images(list_images(inputs.folder), encoder, None, state)
+    return index_images(files, encoder, None, state)
 
 
 def search_job(inputs: SearchInputs, state: JobState) -> SearchResult:
     check_query(inputs.query, inputs.like)
-    files = list_images(inputs.folder)  # a wrong folder is reported before the model loads
+    files = inputs.images()  # a wrong folder is reported before the model loads
     encoder = _encoder(inputs.model, inputs.device, state)
     return search(files, encoder, query=inputs.query, like=inputs.like, k=inputs.k, state=state)
 

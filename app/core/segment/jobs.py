@@ -287,3 +287,30 @@ def export_job(req: ExportRequest, state) -> dict:
         raise ValueError(f"unknown export kind {req.kind!r}")
     state.progress(1.0, "Saved")
     return out
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A folder photo's small copy for the photo list: rgb (h, w, 3) uint8 with its longest side ≤ the size asked,
+    or None with the sentence saying why it cannot be read."""
+
+    path: Path
+    rgb: np.ndarray | None
+    error: str = ""
+
+
+def thumbnails_job(inputs, state) -> int:
+    """inputs: (files, side). Sends a Thumbnail partial per file (JPEGs decoded at reduced size); returns the
+    count. An unreadable file gets a Thumbnail with its reason, not an error."""
+    from app.core.vision.images import open_rgb
+
+    files, side = inputs
+    for n, path in enumerate(files):
+        state.check()
+        try:
+            image, _ = open_rgb(path, side)
+            state.partial(Thumbnail(Path(path), np.asarray(image)))
+        except UserError as exc:
+            state.partial(Thumbnail(Path(path), None, str(exc)))
+        state.progress((n + 1) / len(files), f"Thumbnails {n + 1}/{len(files)}")
+    return len(files)

@@ -154,7 +154,7 @@ class ImagesTab(QWidget):
         center.setMinimumWidth(200)
         split.addWidget(center)
 
-        self.gallery = Gallery()
+        self.gallery = Gallery(self.ctx)
         self.gallery.setMinimumWidth(120)
         split.addWidget(self.gallery)
         split.setStretchFactor(1, 1)
@@ -391,6 +391,7 @@ class ImagesTab(QWidget):
         self.set_init_image(path)
 
     def shutdown(self) -> None:
+        self.gallery.search.cancel()
         for handle in list(self.handles):
             handle.cancel()
         self.ctx.jobs.wait(3000)

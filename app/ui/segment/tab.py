@@ -44,6 +44,7 @@ from app.ui.context import AppContext
 from app.ui.segment.canvas import SegmentCanvas
 from app.ui.segment.everything import EverythingBox, EverythingController
 from app.ui.segment.panel import THUMB, CandidateStrip, DisplayToggles, ExportBox, LayerList, ModelPicker
+from app.ui.segment.vision import LabelBox, PhotoList, VisionController
 from app.ui.widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,10 @@ class SegmentTab(QWidget):
         self.layers = LayerList()
         self.everything = EverythingBox(self.settings.everything_min_area, self.settings.everything_points)
         self.exports = ExportBox()
-        for w in (self.picker, self.toggles, self.candidates, self.layers, self.everything, self.exports):
+        self.photos = PhotoList(self.ctx)
+        self.label_box = LabelBox()
+        for w in (self.picker, self.photos, self.toggles, self.candidates, self.layers, self.label_box,
+                  self.everything, self.exports):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
         scroll = QScrollArea()
@@ -165,6 +169,7 @@ class SegmentTab(QWidget):
         self.fit_button.clicked.connect(self.canvas.fit)
         self.picker.sig_model_chosen.connect(self.use_model)
         self.everything_runner = EverythingController(self, self.everything)
+        self.vision = VisionController(self, self.photos, self.label_box)
         self.candidates.sig_chosen.connect(self.choose_candidate)
         self.layers.sig_selected.connect(self._select_layer)
         self.layers.sig_renamed.connect(lambda i, n: self._change(lambda: self.session.rename_layer(i, n)))
@@ -285,6 +290,7 @@ class SegmentTab(QWidget):
             return
         self.settings.last_folder = str(folder)
         self.folder, self.folder_index = files, 0
+        self.vision.show_folder(files)
         self.open_image(files[0])
 
     def step(self, delta: int) -> None:
@@ -350,11 +356,18 @@ class SegmentTab(QWidget):
         self.thumb, _ = display_copy(opened.display, THUMB)
         self.canvas.set_image(opened.display, opened.image.size)
         self.canvas.setFocus()
-        w, h = opened.image.size
-        where = f"  ({self.folder_index + 1} / {len(self.folder)})" if self.folder else ""
-        self.position_label.setText(f"{opened.image.name} — {w}×{h}{where}")
+        self.show_position()
+        self.vision.on_opened()
         self._start_encode()
         self._refresh()
+
+    def show_position(self) -> None:
+        """'photo.jpg — 4000×3000  (3 / 25)' in the toolbar: the photo and its place in the folder's order."""
+        if self.opened is None:
+            return
+        w, h = self.opened.image.size
+        where = f"  ({self.folder_index + 1} / {len(self.folder)})" if self.folder else ""
+        self.position_label.setText(f"{self.opened.image.name} — {w}×{h}{where}")
 
     # ---- encoding ----------------------------------------------------------------------------------------------
     def _start_encode(self) -> None:
@@ -496,6 +509,7 @@ class SegmentTab(QWidget):
         else:
             self.candidates.clear()
         self.exports.set_enabled(any(l.prediction is not None for l in s.layers))
+        self.vision.refresh()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -554,4 +568,5 @@ class SegmentTab(QWidget):
             if handle is not None:
                 handle.cancel()
         self.everything_runner.cancel()
+        self.vision.cancel()
         self.ctx.save_settings()
