@@ -93,7 +93,8 @@ def onnx_cache_dir() -> Path:
 
 class Embedder:
     """A sentence embedder. `backend` is "onnx", "onnx-fp32" or "torch" (None: default_backend()); `self.backend`
-    says which one runs (torch when the ONNX export is unavailable, with the reason in `self.backend_note`)."""
+    says which one runs: "onnx" falls back to "onnx-fp32" when the int8 export disagrees with torch, and either to
+    "torch" when the model cannot be exported (the reasons in `self.backend_note`)."""
 
     def __init__(self, key: str, path: Path, backend: str | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -121,14 +122,18 @@ class Embedder:
         if wanted != "torch" and self.model.device.type == "cpu":
             from app.core.documents import onnx_embed
 
-            try:
-                self._onnx = onnx_embed.load(self.model, path, onnx_cache_dir(), quantize=wanted == "onnx")
-                self.backend = wanted
-            except onnx_embed.OnnxUnavailable as exc:
+            # "onnx" tries int8 first, then the fp32 graph (exact, smaller speed-up); then torch.
+            for quantize in ((True, False) if wanted == "onnx" else (False,)):
+                try:
+                    self._onnx = onnx_embed.load(self.model, path, onnx_cache_dir(), quantize=quantize)
+                    self.backend = "onnx" if quantize else "onnx-fp32"
+                    break
+                except onnx_embed.OnnxUnavailable as exc:
+                    self.backend_note = f"{self.backend_note}; {exc}" if self.backend_note else str(exc)
+            if self._onnx is None:
                 import logging
 
-                self.backend_note = str(exc)
-                logging.getLogger(__name__).warning("embedder %s stays on torch: %s", key, exc)
+                logging.getLogger(__name__).warning("embedder %s stays on torch: %s", key, self.backend_note)
 
     def count_tokens(self, texts) -> list[int]:
         if not texts:

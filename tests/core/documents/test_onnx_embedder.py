@@ -57,10 +57,17 @@ def test_onnx_embedder_gives_the_same_top_hits_as_torch(hearth_home):
 
 
 @pytest.mark.slow
-def test_onnx_fp32_matches_torch_and_batches_do_not_change_vectors(hearth_home):
+def test_an_int8_export_that_disagrees_falls_back_to_fp32_which_matches_torch(hearth_home, monkeypatch):
     torch_model = embedders.get_embedder(backend="torch")
-    fp32 = embedders.get_embedder(backend="onnx-fp32")
+    monkeypatch.setitem(onnx_embed.MIN_COSINE, True, 1.01)  # no int8 graph can pass: as for all-mpnet-base-v2
+    fp32 = embedders.Embedder(embedders.BUILTIN, embedders.builtin_path(), backend="onnx")
     assert fp32.backend == "onnx-fp32", fp32.backend_note
+    assert "disagrees with torch" in fp32.backend_note
+    # The refusal is remembered: the next start does not export the int8 graph again.
+    cache = hearth_home / "models" / "embedding" / ".onnx-cache"
+    assert len(list(cache.glob("*/failed.json"))) == 1 and len(list(cache.glob("*/model.onnx"))) == 1
+    with pytest.raises(onnx_embed.OnnxUnavailable, match="disagrees"):
+        onnx_embed.load(fp32.model, embedders.builtin_path(), cache, quantize=True)
     long_text = " ".join(PASSAGES * 4)  # beyond 256 tokens: truncated the same way as torch
     texts = PASSAGES + [long_text, "x"]
     t, o = torch_model.encode(texts), fp32.encode(texts, batch_size=4)
@@ -80,6 +87,7 @@ def test_unsupported_layout_stays_on_torch(tmp_path):
     with pytest.raises(onnx_embed.OnnxUnavailable, match="pooling"):
         onnx_embed.load(model, embedders.builtin_path(), tmp_path / "cache")
     assert not list((tmp_path / "cache").glob("*/model.onnx"))
+    assert list((tmp_path / "cache").glob("*/failed.json"))
 
 
 def test_cache_key_changes_with_the_model_files_and_settings(tmp_path):
