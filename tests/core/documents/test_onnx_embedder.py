@@ -37,12 +37,13 @@ def _top(vectors, queries, k=3):
 @pytest.mark.slow
 def test_onnx_embedder_gives_the_same_top_hits_as_torch(hearth_home):
     torch_model = embedders.get_embedder(backend="torch")
-    onnx_model = embedders.get_embedder(backend="onnx")
+    # A fresh one (not the process-wide cached embedder), so it exports into this test's data folder.
+    onnx_model = embedders.Embedder(embedders.BUILTIN, embedders.builtin_path(), backend="onnx")
     assert torch_model.backend == "torch"
     assert onnx_model.backend == "onnx", onnx_model.backend_note
     # Exported once into the data folder's cache, with what it was checked against.
     cached = list((hearth_home / "models" / "embedding" / ".onnx-cache").glob("*/model.onnx"))
-    assert len(cached) == 1
+    assert len(cached) == 1 and (cached[0].parent / "info.json").exists()
 
     t_docs, o_docs = torch_model.encode(PASSAGES), onnx_model.encode(PASSAGES, batch_size=5)
     assert o_docs.shape == t_docs.shape == (len(PASSAGES), 384) and o_docs.dtype == np.float32
