@@ -27,6 +27,9 @@ from pathlib import Path
 
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old caches are not reused
 OPSET = 17
+# On CPU, small batches of similar length pad less and stay in cache: on the R manuals' 5,489 chunks, sub-batches of
+# 16 ran 56 chunks/s against 44 for the indexer's batches of 64 (2 cores).
+CPU_BATCH = 16
 _PROBES = ["How do I move the legend outside the plot?", "Der Schlüssel liegt unter der Matte.",
            "set -e makes the shell exit when a command fails " * 8, "x"]
 
@@ -167,8 +170,10 @@ class OnnxEncoder:
         self._lock = threading.Lock()  # the fast tokenizer is not safe to share across threads
 
     def encode(self, texts: list[str], batch_size: int = 32):
+        """Vectors (len(texts), dim) float32. Runs in sub-batches of at most CPU_BATCH texts of similar length."""
         import numpy as np
 
+        batch_size = max(1, min(batch_size, CPU_BATCH))
         with self._lock:
             ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
             order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
