@@ -61,14 +61,14 @@ def ingest_once(run: int, paths: list[Path]) -> dict:
     hearth_s = time.perf_counter() - t0
     store = Store()
     info = store.get(name)
-    rows = store.db.execute("SELECT heading, text FROM chunks WHERE collection_id = ? ORDER BY path, idx",
+    rows = store.db.execute("SELECT title, heading, text FROM chunks WHERE collection_id = ? ORDER BY path, idx",
                             (info.id,)).fetchall()
 
     class _C:  # what _embed_text reads
-        def __init__(self, heading, text):
-            self.heading, self.text = heading or "", text
+        def __init__(self, title, heading, text):
+            self.title, self.heading, self.text = title or "", heading or "", text
 
-    texts = [_embed_text(_C(r["heading"], r["text"])) for r in rows]
+    texts = [_embed_text(_C(r["title"], r["heading"], r["text"])) for r in rows]
     t0 = time.perf_counter()
     model.model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                        show_progress_bar=False)

@@ -201,6 +201,11 @@ def run_modes(name: str, questions: list[str], reranker: str):
     info = retriever.store.get(name)
     modes = [("dense", SearchOptions(k=10, mode="dense")), ("bm25", SearchOptions(k=10, mode="bm25")),
              ("hybrid", SearchOptions(k=10, mode="hybrid"))]
+    if hasattr(SearchOptions, "fusion"):  # the fusions compared on the same index (the default is one of them)
+        modes += [("hybrid-rrf-2:1", SearchOptions(k=10, mode="hybrid", fusion="rrf", dense_weight=2.0)),
+                  ("hybrid-rrf-1:1", SearchOptions(k=10, mode="hybrid", fusion="rrf", dense_weight=1.0)),
+                  ("hybrid-convex-0.8", SearchOptions(k=10, mode="hybrid", fusion="convex", dense_weight=1.0)),
+                  ("hybrid-no-page-collapse", SearchOptions(k=10, mode="hybrid", collapse_pages=False))]
     if reranker:
         modes.append(("rerank", SearchOptions(k=10, mode="hybrid", reranker=reranker, rerank_top=30)))
     out = {}
