@@ -62,10 +62,10 @@ class DocumentsSettings:
     search_k: int = 10  # passages a search shows
     answer_k: int = 5  # passages an answer may use
     mode: str = "hybrid"  # hybrid | dense | bm25
-    dense_weight: float = 2.0  # the mix: weight of each retriever in hybrid fusion (retriever.py)
+    dense_weight: float = 1.0  # the mix: weight of each retriever in hybrid fusion (retriever.py)
     bm25_weight: float = 1.0
     rrf_k: int = 60  # reciprocal rank fusion's k
-    fusion: str = "rrf"  # hybrid fusion: "rrf" (weighted reciprocal rank fusion) or "convex" (0.8 cosine + 0.2 BM25)
+    fusion: str = "convex"  # hybrid fusion: "convex" (0.8 cosine + 0.2 BM25) or "rrf" (weighted reciprocal rank)
     reranker: str = ""  # installed reranker name; "" = no re-ranking
     min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
     chunk_tokens: int = 200  # chunk size for new collections (embedding-model tokens); see indexer.py

@@ -206,6 +206,8 @@ def run_modes(name: str, questions: list[str], reranker: str):
                   ("hybrid-rrf-1:1", SearchOptions(k=10, mode="hybrid", fusion="rrf", dense_weight=1.0)),
                   ("hybrid-convex-0.8", SearchOptions(k=10, mode="hybrid", fusion="convex", dense_weight=1.0)),
                   ("hybrid-no-page-collapse", SearchOptions(k=10, mode="hybrid", collapse_pages=False))]
+    if hasattr(SearchOptions, "bm25_fields"):  # and without the field weights (title/heading weighted as the body)
+        modes += [("hybrid-bm25-fields-1:1:1", SearchOptions(k=10, mode="hybrid", bm25_fields=(1.0, 1.0, 1.0)))]
     if reranker:
         modes.append(("rerank", SearchOptions(k=10, mode="hybrid", reranker=reranker, rerank_top=30)))
     out = {}

@@ -88,8 +88,10 @@ def outline_path(outline: list[tuple[int, int, str]], page: int, page_text: str,
     for bpage, level, title in outline:
         if bpage > page:
             break
-        if bpage == page:
-            pos = page_text.find(title.split(" ", 1)[-1][:40])  # "7.2 Using gnuplot": look for "Using gnuplot"
+        if bpage == page:  # a bookmark on this page counts from where its title is printed
+            pos = page_text.find(title[:40])
+            if pos < 0:  # "7.2 Using gnuplot" printed as "7.2. Using gnuplot": look for "Using gnuplot"
+                pos = page_text.find(title.split(" ", 1)[-1][:40])
             if pos < 0 or pos > char_start + 5:
                 continue
         path[level] = title

@@ -319,6 +319,9 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                     _, path, st, digest, count, pages, reason, outcome = item
                     files_done += 1
                     done_bytes += max(1, st.st_size)
+                    live.files_done, live.chunks_done = files_done, chunks_written
+                    live.pages_done += 0 if reason else pages
+                    store.set_indexing(info, live)  # before the partial: a search it triggers sees it
                     if reason:
                         if count or path in had_chunks:
                             store.purge_file(info, path)
@@ -332,10 +335,6 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                         report.indexed += 1
                         report.pages += pages
                         state.partial(FileIndexed(path, INDEXED, count, pages))
-                    live.files_done, live.chunks_done = files_done, chunks_written
-                    live.pages_done += pages if not reason else 0
-                    live.pages_total = max(live.pages_total, live.pages_done) if live.pages_total else 0
-                    store.set_indexing(info, live)
                     _progress()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

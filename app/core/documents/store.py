@@ -175,6 +175,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         self._chroma = None
+        self._handles: dict[tuple[int, str], object] = {}  # (collection id, model) -> Chroma collection
 
     def _migrate(self) -> None:
         """Bring an older store up to SCHEMA_VERSION in one transaction: on any error nothing changes."""
@@ -232,13 +233,24 @@ class Store:
         return self._chroma
 
     def vectors(self, info: CollectionInfo):
-        collection = self.chroma.get_or_create_collection(
-            info.chroma_name, metadata={"hnsw:space": "cosine", "hearth_name": info.name, "model": info.model},
-            embedding_function=None)
+        """The collection's Chroma collection (created when missing); the handle is kept per (id, model), as
+        get_or_create_collection costs ~20 ms, a good part of a search."""
+        key = (info.id, info.model)
+        collection = self._handles.get(key)
+        if collection is None:
+            collection = self.chroma.get_or_create_collection(
+                info.chroma_name, metadata={"hnsw:space": "cosine", "hearth_name": info.name, "model": info.model},
+                embedding_function=None)
+            self._handles[key] = collection
         stray = self._stray.pop(info.id, None)
         for i in range(0, len(stray or []), 1000):
             collection.delete(ids=stray[i:i + 1000])
         return collection
+
+    def forget_vectors(self, info: CollectionInfo | None = None) -> None:
+        """Drop kept Chroma handles (of one collection, or all): after its Chroma collection was deleted."""
+        for key in [k for k in self._handles if info is None or k[0] == info.id]:
+            del self._handles[key]
 
     # ---- collections -------------------------------------------------------------------------------------------
     def _info(self, row) -> CollectionInfo:
@@ -286,6 +298,7 @@ class Store:
 
     def remove(self, name: str) -> None:
         info = self.get(name)
+        self.forget_vectors(info)
         try:
             self.chroma.delete_collection(info.chroma_name)
         except Exception:  # noqa: BLE001 - never created (no file indexed yet)
@@ -307,6 +320,7 @@ class Store:
                            (chunk_tokens, chunk_overlap, CHUNK_FORMAT))
 
     def _reset(self, info: CollectionInfo, assignments: str, values: tuple) -> CollectionInfo:
+        self.forget_vectors(info)
         try:
             self.chroma.delete_collection(info.chroma_name)
         except Exception:  # noqa: BLE001
