@@ -459,7 +459,7 @@ def add_headers(path: Path, sections, chunks) -> None:
         title = headers.html_title(decode_text(path.read_bytes(), html=True)[:65536])
     else:
         title = headers.text_title(sections)
-    title = title or path.stem.replace("_", " ")
+    # No file-name fallback: words of a name like "one_huge_line" would match queries through the title field.
     pages = {s.page: s.text for s in sections if s.page is not None}
     for chunk in chunks:
         chunk.title = title

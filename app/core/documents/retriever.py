@@ -116,11 +116,7 @@ def _shingles(text: str) -> frozenset:
         tokens.extend(part if fts.SPACELESS_RUN.fullmatch(part) else _WORD.findall(part))
     if len(tokens) < 3:
         return frozenset([" ".join(tokens)])
-    every = frozenset(" ".join(tokens[i:i + 3]) for i in range(len(tokens) - 2))
-    # Broder's mod-m sample (the shingles whose hash is 0 mod 4): the Jaccard of the samples estimates that of the
-    # sets, at a quarter of the cost; short passages keep every shingle.
-    sample = frozenset(s for s in every if hash(s) % 4 == 0) if len(every) > 64 else every
-    return sample or every
+    return frozenset(" ".join(tokens[i:i + 3]) for i in range(len(tokens) - 2))
 
 
 def collapse_near_duplicates(keys: list, texts: dict) -> list:
