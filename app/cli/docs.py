@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from app.cli.common import guarded, print_sources
@@ -36,6 +37,9 @@ def register(sub) -> None:
     index.add_argument("--ocr", action=argparse.BooleanOptionalAction, default=None,
                        help="read scanned PDF pages and PNG/JPEG/TIFF images with OCR (default: settings, on; "
                             "HEARTH_OCR=0 turns it off)")
+    index.add_argument("--rechunk", action="store_true",
+                       help="re-chunk and re-embed every file (at --chunk-tokens/--overlap or the settings' size) "
+                            "with contextual headers: upgrades a collection made by an older Hearth")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     index.set_defaults(func=run_index)
 
@@ -104,7 +108,7 @@ def run_index(args) -> int:
     request = IndexRequest(args.collection, [str(p) for p in args.paths], model=args.embedder or docs.embedder,
                            chunk_tokens=args.chunk_tokens or docs.chunk_tokens,
                            chunk_overlap=args.overlap if args.overlap is not None else docs.chunk_overlap,
-                           stemming=docs.stemming if args.stemming is None else args.stemming,
+                           stemming=docs.stemming if args.stemming is None else args.stemming, rechunk=args.rechunk,
                            ocr=docs.ocr if args.ocr is None else args.ocr)
     state = ConsoleState()
     report = index_collection(request, state)
@@ -137,8 +141,12 @@ def run_search(args) -> int:
     options, docs = _options(args, _settings().search_k)
     if (args.query is None) == (args.queries is None):
         raise UserError('give either a query or --queries FILE.jsonl')
+    from app.core.documents.jobs import indexing_notes
+
     retriever = Retriever()
     infos = [retriever.store.get(name) for name in args.collection]
+    for note in indexing_notes(retriever.store, infos):
+        print(f"note: “{note.collection}”: {note.note}", file=sys.stderr)
     if args.queries is not None:
         for line_no, item in _read_queries(args.queries):
             hits = retriever.search(infos, item["question"], options)
@@ -257,6 +265,9 @@ def run_list(args) -> int:
             continue
         print(f"{s.name}: {s.files} files ({s.indexed} indexed, {s.pending} pending, {s.failed} failed, "
               f"{s.empty} empty), {s.chunks} chunks, embedder {s.model}")
+        if s.chunk_format < 2:
+            print(f"  made by an older Hearth (no document titles or section paths in its passages): "
+                  f"`hearth docs index -c {s.name} --rechunk` rebuilds it from its files for better search")
         for src in s.sources:
             print(f"  source  {src}")
         for f in files or []:

@@ -64,10 +64,11 @@ class DocumentsSettings:
     mode: str = "hybrid"  # hybrid | dense | bm25
     dense_weight: float = 1.0  # the mix: weight of each retriever in hybrid fusion (retriever.py)
     bm25_weight: float = 1.0
-    rrf_k: int = 60  # reciprocal rank fusion's k, for one mode's lists of several collections
+    rrf_k: int = 60  # reciprocal rank fusion's k
+    fusion: str = "convex"  # hybrid fusion: "convex" (0.8 cosine + 0.2 BM25) or "rrf" (weighted reciprocal rank)
     reranker: str = ""  # installed reranker name; "" = no re-ranking
     min_similarity: float = 0.3  # below this a passage is not relevant enough to be given to the model
-    chunk_tokens: int = 128  # chunk size for new collections (embedding-model tokens); see rag_quality.py
+    chunk_tokens: int = 200  # chunk size for new collections (embedding-model tokens); see indexer.py
     chunk_overlap: int = 40
     # English (Porter) stemming in keyword search: "watering" finds "water". Changing it rebuilds each collection's
     # keyword index from its stored text at the next indexing (seconds; nothing is re-embedded).

@@ -98,6 +98,10 @@ def retrieve(request: DocumentsRequest, question: str, retriever=None, state=Non
         state.check()
     if not infos:
         return [], [], problems
+    from app.core.documents.jobs import indexing_notes
+
+    # Asked while a collection is indexing: it is searched as far as it is indexed, and the reply says so.
+    problems.extend(f"“{n.collection}”: {n.note}" for n in indexing_notes(retriever.store, infos))
     options = request.options or SearchOptions()
     options = SearchOptions(**{**options.__dict__, "k": max(1, int(request.k))})
     try:

@@ -38,6 +38,7 @@ class Chunk:
     char_end: int
     heading: str = ""
     tokens: int = 0
+    title: str = ""  # the document's title (contextual header; headers.py)
 
     @property
     def page(self) -> int | None:

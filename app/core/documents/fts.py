@@ -7,7 +7,7 @@ and Elasticsearch's `cjk` analyzer index them; a query run becomes the same bigr
 document matches it and a shorter word matches anywhere inside a longer run. Everything else keeps FTS5's own
 tokenizer, with the Porter stemmer on top when the collection uses English stemming (the default).
 
-Columns: `heading` and `body` (weighted separately in bm25()), and the chunk `id`.
+Columns: `title` (the document's), `heading` and `body` (weighted separately in bm25()), and the chunk `id`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def tokenizer(stemming: bool) -> str:
 
 def create_table(db, table: str, stemming: bool) -> None:
     tokenize = tokenizer(stemming).replace('"', '""')
-    db.execute(f'CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(heading, body, id UNINDEXED, '
+    db.execute(f'CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(title, heading, body, id UNINDEXED, '
                f'tokenize = "{tokenize}")')
 
 

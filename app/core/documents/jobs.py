@@ -20,12 +20,15 @@ def options_from_settings(docs, k: int | None = None, **overrides) -> SearchOpti
     """SearchOptions from a DocumentsSettings section: k (None: its search_k), mode, RRF k and weights, reranker.
     `overrides` that are not None win. Raises UserError for a mode other than hybrid, dense or bm25."""
     opts = SearchOptions(k=k or docs.search_k, mode=docs.mode, rrf_k=docs.rrf_k, dense_weight=docs.dense_weight,
-                         bm25_weight=docs.bm25_weight, reranker=docs.reranker)
+                         bm25_weight=docs.bm25_weight, reranker=docs.reranker,
+                         fusion=getattr(docs, "fusion", SearchOptions.fusion))
     for key, value in overrides.items():
         if value is not None:
             setattr(opts, key, value)
     if opts.mode not in ("hybrid", "dense", "bm25"):
         raise UserError(f"unknown search mode '{opts.mode}' (use hybrid, dense or bm25)")
+    if opts.fusion not in ("rrf", "convex"):
+        raise UserError(f"unknown fusion '{opts.fusion}' (use rrf or convex)")
     return opts
 
 
@@ -43,6 +46,7 @@ class CollectionSummary:
     failed: int
     empty: int  # files with no text (0 bytes, a blank PDF, an empty document)
     chunks: int
+    chunk_format: int = 2  # store.CHUNK_FORMAT it was made in; 1: before contextual headers (re-chunk to upgrade)
 
     def to_json(self) -> dict:
         """A JSON-ready dict of every field (`hearth docs list --json`)."""
@@ -57,7 +61,8 @@ def summarize(store: Store, info: CollectionInfo, files: list | None = None) -> 
         return sum(f.state == state for f in files)
 
     return CollectionSummary(info.name, info.model, store.sources(info), len(files), count(INDEXED), count(PENDING),
-                             count(FAILED), count(EMPTY), sum(f.chunks for f in files if f.state == INDEXED))
+                             count(FAILED), count(EMPTY), sum(f.chunks for f in files if f.state == INDEXED),
+                             info.chunk_format)
 
 
 def list_collections(root: Path | None = None) -> list[CollectionSummary]:
@@ -81,13 +86,35 @@ class SearchRequest:
     root: Path | None = None
 
 
+@dataclass(frozen=True)
+class StillIndexing:
+    """Partial of a search (sent before its hits): a searched collection is being indexed right now, so the hits
+    come from what is indexed so far. `note` says how far ("Indexing 120 of 677 pages — …")."""
+
+    collection: str
+    note: str
+
+
+def indexing_notes(store: Store, infos: list[CollectionInfo]) -> list[StillIndexing]:
+    """A StillIndexing for each of the collections that is being indexed (by this or another process)."""
+    out = []
+    for info in infos:
+        progress = store.indexing(info)
+        if progress is not None:
+            out.append(StillIndexing(info.name, progress.note()))
+    return out
+
+
 def search(request: SearchRequest, state=None) -> list[Hit]:
-    """Job: the best `request.options.k` passages for the query, best first. Raises UserError for an unknown
-    collection or an embedder/reranker that is not installed."""
+    """Job: the best `request.options.k` passages for the query, best first; a collection being indexed is searched
+    as far as it is indexed, and a StillIndexing partial says so. Raises UserError for an unknown collection or an
+    embedder/reranker that is not installed."""
     retriever = Retriever(root=request.root)
     infos = [retriever.store.get(name) for name in request.collections]
     if state is not None:
         state.check()
+        for note in indexing_notes(retriever.store, infos):
+            state.partial(note)
     return retriever.search(infos, request.query, request.options)
 
 

@@ -1,12 +1,13 @@
 """Hybrid retrieval: dense (Chroma) + keyword BM25 (SQLite FTS5), fused by a convex combination of their scores,
 optionally re-ranked by a cross-encoder. Search never involves a language model.
 
-Fusion (hybrid): CONVEX_ALPHA × dense_weight × cosine + (1 − CONVEX_ALPHA) × bm25_weight × BM25 ÷ the best BM25
+Fusion (hybrid, the default `fusion="convex"`): CONVEX_ALPHA × dense_weight × cosine + (1 − CONVEX_ALPHA) × bm25_weight × BM25 ÷ the best BM25
 of that collection's list (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", ACM TOIS
 2023: a convex combination beats reciprocal rank fusion and needs few samples to tune). RRF looks at ranks only,
 so a passage that shares one common word with a paraphrased question ("get") got as much from BM25 as an exact
 match, and outranked the passage the dense retriever found far more similar. Lists of several collections in dense
-or BM25 mode are merged by RRF (their scores are on different scales). The dense share shrinks with the share of
+or BM25 mode are merged by RRF (their scores are on different scales); `fusion="rrf"` fuses hybrid lists by
+weighted RRF too. Duplicate pages are collapsed in the ranked list (collapse_pages). The dense share shrinks with the share of
 the query's tokens the embedder does not know (_known_share): its vector of [UNK]s is close to any text of
 [UNK]s. Near-duplicate passages are collapsed in each list and in the result (collapse_near_duplicates), so copies
 of one passage cannot fill the ranks."""
@@ -14,19 +15,26 @@ of one passage cannot fill the ranks."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
 from app.core.documents import fts, ocr
-from app.core.documents.store import ChunkRow, CollectionInfo, Store
+from app.core.documents.store import FIELD_WEIGHTS, ChunkRow, CollectionInfo, Store
 
 MODES = ("hybrid", "dense", "bm25")
 RRF_K = 60
 # Chosen on tests/benchmarks/rag_quality.py's 41 questions (tuned-on set): hybrid recall@5 0.951 as with RRF,
 # recall@1 0.73 vs 0.68, MRR@10 0.82 vs 0.80 (alpha 0.5: 0.93 / 0.71 / 0.79; 0.9: 0.93 / 0.73 / 0.82).
 CONVEX_ALPHA = 0.8
+FUSIONS = ("convex", "rrf")
+# Measured on the independent dev set (tests/benchmarks/rag_quality.py, 200/40-token chunks with headers, pages
+# collapsed, ONNX int8 MiniLM): convex 0.8 recall@1 0.72, recall@5 0.92, MRR@10 0.808, nDCG@10 0.757; weighted RRF
+# dense 2 : BM25 1 (k=60) 0.66 / 0.90 / 0.764 / 0.726; RRF 1:1 0.62 / 0.88 / 0.737 / 0.716. Convex stays.
+FUSION = "convex"
+DENSE_WEIGHT = 1.0
 
 # Words that carry no meaning for keyword search (the BM25 scoring itself is FTS5's).
 STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before being
@@ -47,10 +55,13 @@ class SearchOptions:
     mode: str = "hybrid"  # hybrid | dense | bm25
     candidates: int = 40  # taken from each retriever before fusion
     rrf_k: int = RRF_K
-    dense_weight: float = 1.0  # the mix: weights of each list in the fusion
+    dense_weight: float = DENSE_WEIGHT  # the mix: weights of each list in the fusion
     bm25_weight: float = 1.0
     reranker: str = ""  # installed reranker name; "" = none
     rerank_top: int = 20
+    fusion: str = FUSION  # hybrid: "rrf" (weighted reciprocal rank fusion) or "convex" (score combination)
+    collapse_pages: bool = True  # one hit per PDF page (per section elsewhere): its best chunk
+    bm25_fields: tuple[float, float, float] = FIELD_WEIGHTS  # bm25() weights of title, heading, body
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Hit:
     rerank: float | None = None
     collection: str = ""
     ocr: bool = False  # the passage's text was read by OCR (a scanned page, an image)
+    title: str = ""  # the document's title (contextual header), "" for collections made before headers
 
     def to_json(self) -> dict:
         return {"file": self.file, "page": self.page, "score": round(self.score, 6), "text": self.text,
@@ -96,6 +108,7 @@ def _fts_query(terms: list[str], joiner: str) -> str:
     return fts.match_expression(terms, joiner)
 
 
+@functools.lru_cache(maxsize=8192)  # a search collapses each list and then the fused one: the same texts
 def _shingles(text: str) -> frozenset:
     """Word 3-shingles of a passage (characters stand for words in scripts written without spaces), every number
     written as 0: a footer with its page number, a disclaimer with its count, are the same text."""
@@ -113,17 +126,24 @@ def collapse_near_duplicates(keys: list, texts: dict) -> list:
     so one passage repeated with small changes (filler, a boilerplate footer, overlapping chunks of a repetitive
     file) takes one place in a ranked list, not all of them. Keys without text are kept."""
     kept: list = []
-    seen: list[frozenset] = []
+    sizes: list[int] = []
+    postings: dict[str, list[int]] = {}  # shingle -> the kept passages that have it
     for key in keys:
         text = texts.get(key)
         if text is None:
             kept.append(key)
             continue
         shingles = _shingles(text)
-        if any(len(shingles & other) >= NEAR_DUPLICATE * len(shingles | other) for other in seen):
+        shared: dict[int, int] = {}  # kept passage -> shingles in common (only passages sharing any are looked at)
+        for shingle in shingles:
+            for j in postings.get(shingle, ()):
+                shared[j] = shared.get(j, 0) + 1
+        if any(n >= NEAR_DUPLICATE * (len(shingles) + sizes[j] - n) for j, n in shared.items()):
             continue
+        for shingle in shingles:
+            postings.setdefault(shingle, []).append(len(sizes))
+        sizes.append(len(shingles))
         kept.append(key)
-        seen.append(shingles)
     return kept
 
 
@@ -154,28 +174,33 @@ class Retriever:
                     sims[(info.id, cid)] = sim
                 lists.append(("dense", options.dense_weight, [(cid, info, s) for cid, s in dense]))
             if options.mode in ("hybrid", "bm25") and terms:
-                kw = self.store.keyword_search(info, _fts_query(terms, "OR"), options.candidates)
+                kw = self.store.keyword_search(info, _fts_query(terms, "OR"), options.candidates,
+                                               options.bm25_fields)
                 for cid, s in kw:
                     bm25s[(info.id, cid)] = s
                 lists.append(("bm25", options.bm25_weight, [(cid, info, s) for cid, s in kw]))
-                for cid, _ in self.store.keyword_search(info, _fts_query(terms, "AND"), options.candidates):
-                    full.add((info.id, cid))
         rows = self._rows(lists)
         texts = {key: row.text for key, row in rows.items()}
         # Each list without near-duplicates first, so copies of one passage cannot fill a retriever's ranks.
         lists = [(kind, weight, _collapse_list(ranked, texts)) for kind, weight, ranked in lists]
         infos = {(info.id, cid): info for _, _, ranked in lists for cid, info, _ in ranked}
-        if options.mode == "hybrid":
+        if options.mode == "hybrid" and options.fusion == "convex":
             self._similarities(lists, sims, query)
             fused = _convex(lists, sims, CONVEX_ALPHA * min(self._known_share(i, query) for i in collections))
-        elif len(lists) > 1:  # one mode over several collections
-            fused = _rrf(lists, options.rrf_k)
+        elif options.mode == "hybrid" or len(lists) > 1:  # RRF; or one mode over several collections
+            share = min(self._known_share(i, query) for i in collections) if options.mode == "hybrid" else 1.0
+            fused = _rrf([(kind, weight * (share if kind == "dense" else 1.0), ranked)
+                          for kind, weight, ranked in lists], options.rrf_k)
         else:
             fused = {(info.id, cid): s for _, _, ranked in lists for cid, info, s in ranked}
         order = sorted(fused, key=lambda k: fused[k], reverse=True)
         order = collapse_near_duplicates(order, texts)  # and across the lists
+        if options.collapse_pages:
+            order = collapse_pages(order, rows)
         keep = max(options.k, options.rerank_top if options.reranker else 0)
         order = order[:keep]
+        if terms and options.mode in ("hybrid", "bm25"):
+            full = self._full_matches(order, infos, terms)
         hits = self._hits(order, rows, infos, fused, sims, bm25s, full)
         if options.reranker and hits:
             reranker = embedders.get_reranker(options.reranker)
@@ -186,6 +211,17 @@ class Retriever:
         self._fill_similarity(hits, infos, query)
         ocr.mark_hits(self.store, collections, hits)
         return hits
+
+    def _full_matches(self, order, infos, terms: list[str]) -> set:
+        """The keys of `order` whose passage holds every keyword of the query (one FTS AND query per collection,
+        limited to those passages)."""
+        by_collection: dict[int, tuple[CollectionInfo, list[str]]] = {}
+        for key in order:
+            by_collection.setdefault(key[0], (infos[key], []))[1].append(key[1])
+        full = set()
+        for col_id, (info, ids) in by_collection.items():
+            full.update((col_id, cid) for cid in self.store.keyword_matches(info, _fts_query(terms, "AND"), ids))
+        return full
 
     def _rows(self, lists) -> dict[tuple[int, str], ChunkRow]:
         """The stored rows of every candidate of every list, by (collection id, chunk id)."""
@@ -200,12 +236,11 @@ class Retriever:
         return rows
 
     def _dense(self, info: CollectionInfo, query: str, n: int) -> list[tuple[str, float]]:
-        vectors = self.store.vectors(info)
-        count = vectors.count()
-        if count == 0:
-            return []
-        result = vectors.query(query_embeddings=[self._query_vector(info, query)], n_results=min(n, count),
-                               include=["distances"])
+        def run(vectors):  # Chroma ≥ 1.x returns what there is when n exceeds the count (no count() call: ~10 ms)
+            return vectors.query(query_embeddings=[self._query_vector(info, query)], n_results=n,
+                                 include=["distances"])
+
+        result = self._on_vectors(info, run)
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0])]
 
     def _hits(self, order, rows, infos, fused, sims, bm25s, full) -> list[Hit]:
@@ -216,7 +251,7 @@ class Retriever:
                 continue
             hits.append(Hit(row.id, row.path, row.page_start, row.page_end, row.heading, row.text, fused[key],
                             row.char_start, row.char_end, similarity=sims.get(key), bm25=bm25s.get(key),
-                            full_match=key in full, collection=infos[key].name))
+                            full_match=key in full, collection=infos[key].name, title=row.title))
         return hits
 
     def _similarities(self, lists, sims: dict, query: str) -> None:
@@ -234,10 +269,19 @@ class Retriever:
         """{chunk id: cosine similarity of its stored vector to the query} for the ids that have a vector."""
         import numpy as np
 
-        got = self.store.vectors(info).get(ids=ids, include=["embeddings"])
+        got = self._on_vectors(info, lambda vectors: vectors.get(ids=ids, include=["embeddings"]))
         q = self._query_vector(info, query)
         return {cid: float(np.dot(q, np.asarray(vector, dtype="float32")))
                 for cid, vector in zip(got["ids"], got["embeddings"])}
+
+    def _on_vectors(self, info: CollectionInfo, fn):
+        """fn(the collection's Chroma collection), again with a fresh handle when the kept one fails (its
+        collection was re-made by another store since: re-embedded or re-chunked)."""
+        try:
+            return fn(self.store.vectors(info))
+        except Exception:  # noqa: BLE001 - chromadb raises its own NotFoundError / InvalidCollectionException
+            self.store.forget_vectors(info)
+            return fn(self.store.vectors(info))
 
     def _known_share(self, info: CollectionInfo, query: str) -> float:
         """The share of the query's tokens the embedder knows (not its unknown token). MiniLM's vocabulary lacks
@@ -295,6 +339,25 @@ def _rrf(lists, rrf_k: int) -> dict:
             key = (info.id, cid)
             fused[key] = fused.get(key, 0.0) + weight / (rrf_k + rank + 1)
     return fused
+
+
+def collapse_pages(keys: list, rows: dict) -> list:
+    """keys in order, keeping the first (best) chunk of each PDF page, and of each headed section of a file
+    without pages; chunks of a file with neither stay. Duplicate pages otherwise take the ranks other pages could
+    have (dev set: recall@5 +0.00 to +0.04, nDCG@10 +0.03; exp/rag/REPORT.md §4.3). Keys without a row are
+    kept."""
+    seen: set = set()
+    kept: list = []
+    for key in keys:
+        row = rows.get(key)
+        if row is not None and (row.page_start is not None or row.heading):
+            place = (key[0], row.path, row.page_start) if row.page_start is not None else \
+                (key[0], row.path, row.heading)
+            if place in seen:
+                continue
+            seen.add(place)
+        kept.append(key)
+    return kept
 
 
 def _collapse_list(ranked: list, texts: dict) -> list:

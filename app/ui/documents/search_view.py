@@ -40,6 +40,7 @@ class SearchPanel(QWidget):
         self.query.returnPressed.connect(self._submit)
         self.button.clicked.connect(self._submit)
         self.hits: list = []
+        self.note = ""  # shown above the hits: "Indexing 120 of 677 pages — answers use what is indexed so far."
 
     def set_mode(self, key: str) -> None:
         index = self.mode.findData(key)
@@ -55,12 +56,17 @@ class SearchPanel(QWidget):
     def show_error(self, message: str) -> None:
         self.results.setHtml(f"<p style='color:#b02a37'>{html.escape(message)}</p>")
 
+    def set_note(self, note: str) -> None:
+        """A line shown above the next hits (the collection is still indexing); "" for none."""
+        self.note = note
+
     def show_hits(self, hits: list) -> None:
         self.hits = hits
+        note = f"<p style='color:#8a6d3b'><i>{html.escape(self.note)}</i></p>" if self.note else ""
         if not hits:
-            self.results.setHtml("<p><i>No passages found.</i></p>")
+            self.results.setHtml(note + "<p><i>No passages found.</i></p>")
             return
-        parts = []
+        parts = [note] if note else []
         for i, hit in enumerate(hits, 1):
             where = f"page {hit.page}" if hit.page is not None else html.escape(hit.heading or "")
             where = f"{where} (OCR)".lstrip() if hit.ocr else where

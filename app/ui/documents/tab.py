@@ -381,6 +381,8 @@ class DocumentsTab(QWidget):
         options = docs_jobs.options_from_settings(docs, mode=mode)
         job = Job(docs_jobs.search, docs_jobs.SearchRequest([name], query, options), name="Search documents")
         handle = self.ctx.jobs.submit(job, replace="documents-search")
+        self.search_panel.set_note("")
+        handle.on_partial(docs_jobs.StillIndexing, lambda n: self.search_panel.set_note(n.note))
         handle.sig_done.connect(self.search_panel.show_hits)
         handle.sig_error.connect(self.search_panel.show_error)
         self._search_handle = handle

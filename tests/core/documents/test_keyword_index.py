@@ -105,6 +105,8 @@ def _downgrade_to_version_0(store: Store, name: str) -> int:
         db.execute("DROP INDEX chunks_by_hash")
         db.execute("ALTER TABLE chunks DROP COLUMN text_hash")
         db.execute("ALTER TABLE collections DROP COLUMN stemming")
+        db.execute("ALTER TABLE chunks DROP COLUMN title")
+        db.execute("ALTER TABLE collections DROP COLUMN chunk_format")
     db.execute("PRAGMA user_version = 0")
     return len(rows) + 1
 
