@@ -21,7 +21,7 @@ from app.core import paths
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.chunk_tokens' old default 128 became 200 (measured on the dev set)
 THEMES = ("system", "light", "dark")
 
 
@@ -155,7 +155,7 @@ class Settings:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("top level is not an object")
-            return _from_dict(cls, raw)
+            return _migrate(_from_dict(cls, raw), raw)
         except Exception as exc:  # corrupt JSON, wrong types, unreadable file
             backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
             try:
@@ -200,6 +200,17 @@ def _to_dict(obj) -> dict:
         value = getattr(obj, f.name)
         out[f.name] = _to_dict(value) if dataclasses.is_dataclass(value) else value
     return out
+
+
+def _migrate(settings: "Settings", raw: dict) -> "Settings":
+    """Bring a file written by an older Hearth up to SCHEMA_VERSION. Version 1 saved every default, so its
+    chunk size of 128 tokens is the old default, not a choice: new collections get today's 200 (a collection
+    already made keeps its own size)."""
+    version = raw.get("version", 1) if isinstance(raw.get("version", 1), int) else 1
+    if version < 2 and settings.documents.chunk_tokens == 128:
+        settings.documents.chunk_tokens = DocumentsSettings.chunk_tokens
+    settings.version = SCHEMA_VERSION
+    return settings
 
 
 def _from_dict(cls, raw: dict):

@@ -58,3 +58,17 @@ def test_wrong_types_are_treated_as_corrupt():
     s = Settings.load()
     assert s.chat.context_cap == 8192
     assert "whole number" in s.load_notice
+
+
+def test_a_version_1_file_s_old_default_chunk_size_becomes_today_s():
+    """Version 1 saved every default: its 128-token chunk size was not a choice, so new collections get 200 (the
+    size measured better on the dev set); a size the user changed stays."""
+    path = paths.settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "documents": {"chunk_tokens": 128, "chunk_overlap": 40}}))
+    loaded = Settings.load()
+    assert loaded.documents.chunk_tokens == 200 and loaded.version == 2
+    path.write_text(json.dumps({"version": 1, "documents": {"chunk_tokens": 300}}))
+    assert Settings.load().documents.chunk_tokens == 300
+    path.write_text(json.dumps({"version": 2, "documents": {"chunk_tokens": 128}}))
+    assert Settings.load().documents.chunk_tokens == 128  # chosen since: kept
