@@ -70,7 +70,9 @@ class JobsIndicator(QWidget):
         self.cancel_button.setToolTip("Cancel this job")
         self.cancel_button.clicked.connect(self._cancel_current)
         self.list_button = QToolButton()
-        self.list_button.setText("Jobs")
+        self.list_button.setText("Jobs ▾")
+        # The style's own menu arrow is drawn over the text's last letter at this size: the ▾ in the text says it.
+        self.list_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
         self.list_button.setToolTip("Every running job, with progress and cancel")
         self.list_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = QMenu(self)
@@ -110,7 +112,7 @@ class JobsIndicator(QWidget):
         busy = self._current is not None
         self.bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        self.list_button.setText(f"Jobs ({len(jobs)})" if jobs else "Jobs")
+        self.list_button.setText(f"Jobs ({len(jobs)}) ▾" if jobs else "Jobs ▾")
         if busy:
             _set_progress(self.bar, self._current.fraction if self._current.status == "running" else 0.0)
         self._set_label()

@@ -96,9 +96,9 @@ class ChatTab(QWidget):
         self.stack = QStackedWidget()
         self.empty = EmptyState(
             "No chat model yet",
-            "Get one in Models, or open a .gguf file you already have. "
+            "Get one in Models, or open a .gguf file you already have (Open GGUF file… above). "
             "Everything runs on this computer; nothing you type leaves it.",
-            [("Go to Models", lambda: ctx.show_tab("models")), ("Open GGUF file…", self.model_bar.picker.open_file)],
+            [("Go to Models", lambda: ctx.show_tab("models"))],
         )
         self.stack.addWidget(self.empty)
         chat_page = QWidget()
