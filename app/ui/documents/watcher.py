@@ -40,16 +40,7 @@ class CollectionWatcher(QObject):
                         break
             elif os.path.exists(source):
                 paths.add(source)
-        drop = []
-        for path, owners in self._owners.items():
-            if path not in paths and collection in owners:
-                owners.discard(collection)
-                if not owners:
-                    drop.append(path)
-        for path in drop:
-            del self._owners[path]
-        if drop:
-            self._watcher.removePaths(drop)
+        self._release(collection, keep=paths)
         for path in paths:
             self._owners.setdefault(path, set()).add(collection)
         current = set(self._watcher.files()) | set(self._watcher.directories())
@@ -58,11 +49,17 @@ class CollectionWatcher(QObject):
             self._watcher.addPaths(new)
 
     def forget(self, collection: str) -> None:
+        """Stop watching for `collection` (paths another collection also holds stay watched)."""
+        self._release(collection, keep=set())
+
+    def _release(self, collection: str, keep: set[str]) -> None:
+        """`collection` no longer owns its paths outside `keep`; a path nobody owns any more is unwatched."""
         drop = []
         for path, owners in self._owners.items():
-            owners.discard(collection)
-            if not owners:
-                drop.append(path)
+            if path not in keep and collection in owners:
+                owners.discard(collection)
+                if not owners:
+                    drop.append(path)
         for path in drop:
             del self._owners[path]
         if drop:
