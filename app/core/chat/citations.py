@@ -15,10 +15,24 @@ from pathlib import Path
 
 MIN_SIMILARITY = 0.30  # cosine similarity below which a passage does not count as relevant (unless all words match)
 
+# The answer prompt is shaped for small local models (0.5B–3B instruct), which copy what they see last: the sources
+# come first under short numbered headers, the question last, and the instruction after the question is phrased so
+# that repeating it is no answer at all (the old "say that the documents do not say, and do not make up an answer"
+# was echoed word for word by Qwen2.5-0.5B; its closing "Answer (cite sources as [n]):" drew a bare "[1]"). The
+# example sentence shows the format with a topic no document is about. tests/benchmarks/rag_answers.py measures it.
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered sources below, which are passages from the user's documents. "
-    "After each statement, cite the source it comes from as [1], [2] and so on. If the sources do not contain the "
-    "answer, say that the documents do not say, and do not make up an answer.")
+    "You are a helpful assistant. You answer questions with facts from numbered excerpts of the user's documents "
+    "and give the excerpt number in square brackets after each sentence.")
+NOT_IN_SOURCES = "The excerpts do not cover this."
+ANSWER_FORMAT = (
+    "Answer the question above in one to three full sentences, with facts from the excerpts. After each sentence, "
+    "write the number of the excerpt it comes from in square brackets. Example of the format: "
+    "\"The kettle switches itself off after 30 seconds [2].\" If no excerpt is about the question, reply only: "
+    f"{NOT_IN_SOURCES}")
+# The second try, when the first reply was only citations or repeated the instructions (see answer_problem).
+STRICT_FORMAT = (
+    "Write one or two complete sentences that answer the question above, using the words of the excerpts. End "
+    "each sentence with its excerpt number, for example [1].")
 NOTHING_FOUND_PROMPT = (
     "You answer questions about the user's documents. A search of the documents found nothing relevant to this "
     "question. Tell the user that their documents do not seem to cover it. Do not cite any source and do not make "
@@ -77,12 +91,18 @@ class DocumentsUse:
     invalid: list[int] = field(default_factory=list)
     nothing_found: bool = False
     problems: list[str] = field(default_factory=list)
+    retried: bool = False  # the first reply was only citations or repeated the instructions: made again, stricter
+    answer_problem: str = ""  # what is still wrong with the reply: "bare" | "echo" | "" (answer_problem())
+    searched_for: str = ""  # the query the search used when it was not the user's words (a rewritten follow-up)
+    expansion_ms: dict = field(default_factory=dict)  # {"rewrite": ms, "hyde": ms} spent before the search
 
     def to_json(self) -> dict:
         """The dict stored in a message's info under "documents" (and printed by `--json`)."""
         return {"collections": list(self.collections), "nothing_found": self.nothing_found,
                 "sources": [s.to_json() for s in self.sources], "cited": list(self.cited),
-                "invalid_citations": list(self.invalid), "problems": list(self.problems)}
+                "invalid_citations": list(self.invalid), "problems": list(self.problems),
+                "retried": self.retried, "answer_problem": self.answer_problem or None,
+                "searched_for": self.searched_for or None, "expansion_ms": dict(self.expansion_ms)}
 
     @classmethod
     def from_json(cls, data: dict | None) -> "DocumentsUse | None":
@@ -91,13 +111,19 @@ class DocumentsUse:
             return None
         return cls(list(data.get("collections") or []), [Source.from_json(s) for s in data.get("sources") or []],
                    list(data.get("cited") or []), list(data.get("invalid_citations") or []),
-                   bool(data.get("nothing_found")), list(data.get("problems") or []))
+                   bool(data.get("nothing_found")), list(data.get("problems") or []), bool(data.get("retried")),
+                   data.get("answer_problem") or "", data.get("searched_for") or "",
+                   dict(data.get("expansion_ms") or {}))
 
     @property
     def note(self) -> str:
         """One line for the user when there is something to say besides the sources."""
         if self.nothing_found:
             return f"Nothing relevant was found in {names(self.collections)}."
+        if self.answer_problem == "bare":
+            return "The model answered with source numbers only: read the sources below."
+        if self.answer_problem == "echo":
+            return "The model repeated its instructions instead of answering: read the sources below."
         return ""
 
 
@@ -123,21 +149,29 @@ def to_sources(hits: list) -> list[Source]:
 
 
 def format_source(source: Source) -> str:
-    """A source as the model sees it: '[n] (file, page N)' and the passage on the next line."""
-    return f"[{source.n}] ({source.label})\n{source.text.strip()}"
+    """A source as the model sees it: a short numbered header '[n] file, page N' and the passage under it."""
+    return f"[{source.n}] {source.label}\n{source.text.strip()}"
 
 
-def build_messages(question: str, sources: list[Source], count_tokens=None, budget: int | None = None
-                   ) -> tuple[list[dict], list[Source]]:
-    """Chat messages (system + user) carrying the numbered sources and the question. With `count_tokens`
-    (text → tokens) and `budget` (tokens), sources that do not fit are dropped from the end (the best come first;
-    the first is always given). Returns the messages and the sources actually given."""
+def answer_prompt(question: str, blocks: list[str], strict: bool = False) -> str:
+    """The user turn of a documents answer: the numbered excerpts first, then the question, then how to answer
+    (ANSWER_FORMAT, or STRICT_FORMAT for the second try)."""
+    return ("Excerpts from the user's documents:\n\n" + "\n\n".join(blocks)
+            + f"\n\nQuestion: {question.strip()}\n\n" + (STRICT_FORMAT if strict else ANSWER_FORMAT))
+
+
+def build_messages(question: str, sources: list[Source], count_tokens=None, budget: int | None = None,
+                   strict: bool = False) -> tuple[list[dict], list[Source]]:
+    """Chat messages (system + user) carrying the numbered sources and the question (answer_prompt). With
+    `count_tokens` (text → tokens) and `budget` (tokens), sources that do not fit are dropped from the end (the
+    best come first; the first is always given). `strict`: the second try's format. Returns the messages and the
+    sources actually given."""
     if not sources:
         return ([{"role": "system", "content": NOTHING_FOUND_PROMPT},
                  {"role": "user", "content": question}], [])
     given: list[Source] = []
     blocks: list[str] = []
-    used = (count_tokens(SYSTEM_PROMPT + question) + 32) if count_tokens else 0
+    used = (count_tokens(SYSTEM_PROMPT + question + ANSWER_FORMAT) + 16) if count_tokens else 0
     for source in sources:
         block = format_source(source)
         cost = count_tokens(block) + 4 if count_tokens else 0
@@ -146,8 +180,34 @@ def build_messages(question: str, sources: list[Source], count_tokens=None, budg
         used += cost
         given.append(source)
         blocks.append(block)
-    user = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer (cite sources as [n]):"
+    user = answer_prompt(question, blocks, strict)
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], given
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _word_runs(text: str, n: int) -> set[str]:
+    words = _WORD.findall(text.lower())
+    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+_INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT.replace(NOT_IN_SOURCES, ""), STRICT_FORMAT,
+                                         "Answer (cite sources as [n]):",
+                                         "say that the documents do not say, and do not make up an answer"]), 6)
+
+
+def answer_problem(text: str) -> str:
+    """What is wrong with a documents answer as a reply to a person: "bare" when it is only citations (fewer than
+    three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
+    instructions (a run of six of their words; the "not covered" reply NOT_IN_SOURCES is an answer, not an echo),
+    "" when neither."""
+    words = _WORD.findall(_CITATION.sub(" ", text))
+    if len(words) < 3:
+        return "bare"
+    if _word_runs(text, 6) & _INSTRUCTION_RUNS:
+        return "echo"
+    return ""
 
 
 def map_citations(text: str, replace_with) -> str:
