@@ -14,6 +14,9 @@ Figures, each a share of the questions:
   echo        the answer repeats the prompt's instructions (an 8-word run of them, or "do not make up an answer")
   bare        the answer is only citations ("[1]", "[1][2].")
   retried     (new prompt only) the first reply was bare or an echo and was made again with the stricter format
+  model_gold_cited  the same, counting only citations the model wrote (not attributed ones)
+  attributed  the model cited nothing and Hearth added citations by word overlap (citations.attribute)
+  gold_given  a gold page was among the sources the model was given (retrieval's share of the result)
 
     python tests/benchmarks/rag_answers.py --devset ../shared/eval/devset --devset-corpus ~/devset-corpus \
         [--home DIR] [--limit N] [--model GGUF] [--out answers.jsonl] [--prompt-lookup]
@@ -89,20 +92,16 @@ def bare(answer: str) -> bool:
     return len(_WORDS.findall(_CITE.sub(" ", answer).lower())) < 3
 
 
+def is_gold(source: dict, gold: list[dict]) -> bool:
+    name = Path(source["file"]).name
+    first, last = source.get("page"), source.get("page_end") or source.get("page")
+    return any(g["file"] == name and (g["page"] is None or (first is not None and first <= g["page"] <= last))
+               for g in gold)
+
+
 def gold_cited(use: dict, gold: list[dict]) -> bool:
     by_n = {s["n"]: s for s in use.get("sources", [])}
-    for n in use.get("cited", []):
-        s = by_n.get(n)
-        if s is None:
-            continue
-        name = Path(s["file"]).name
-        first, last = s.get("page"), s.get("page_end") or s.get("page")
-        for g in gold:
-            if g["file"] != name:
-                continue
-            if g["page"] is None or (first is not None and first <= g["page"] <= last):
-                return True
-    return False
+    return any(n in by_n and is_gold(by_n[n], gold) for n in use.get("cited", []))
 
 
 def ensure_index(home: Path, corpus: Path) -> None:
@@ -137,6 +136,9 @@ def main() -> None:
     parser.add_argument("--model", help="chat GGUF (default: the tests' Qwen2.5-Coder-0.5B-Instruct)")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--ctx", type=int, default=4096)
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the settings'; on a machine "
+                        "shared with other jobs 1 is often faster than 2)")
+    parser.add_argument("--hyde", action="store_true", help="search with HyDE too (its cost: hyde_ms)")
     parser.add_argument("--out", type=Path, help="write each answer as a JSON line here")
     args = parser.parse_args()
 
@@ -166,13 +168,16 @@ def main() -> None:
     sampling = presets.Sampling(temperature=0.0, seed=0, max_tokens=args.max_tokens, top_p=1.0, top_k=1,
                                 min_p=0.0, repeat_penalty=1.0)
     engine = ChatEngine()
-    run_sync(engine.load_job(LoadRequest.from_settings(model_path, settings.chat, n_ctx=args.ctx)), JobState())
+    run_sync(engine.load_job(LoadRequest.from_settings(model_path, settings.chat, n_ctx=args.ctx,
+                                                       threads=args.threads)), JobState())
     instructions = instructions_text()
     rows, seconds = [], []
     out = open(args.out, "w", encoding="utf-8") if args.out else None
     try:
         for q in questions:
             options = TurnOptions(sampling, collections=[COLLECTION], documents=settings.documents)
+            if args.hyde:
+                options.hyde = True
             turn = Conversation.in_memory().send(q["question"], options)
             started = time.perf_counter()
             result = run_sync(turn.job(engine), JobState(on_partial=turn.feed))
@@ -182,11 +187,16 @@ def main() -> None:
                    "gold_cited": gold_cited(use, q["gold"]), "no_citation": not use["cited"],
                    "echo": echoes(result.text, instructions), "bare": bare(result.text),
                    "retried": bool(getattr(result.documents, "retried", False)),
+                   "attributed": bool(use.get("attributed")),
+                   "model_gold_cited": gold_cited(use, q["gold"]) and not use.get("attributed"),
+                   "gold_given": any(is_gold(src, q["gold"]) for src in use["sources"]),
+                   "hyde_ms": (use.get("expansion_ms") or {}).get("hyde"),
                    "answer": result.text, "cited": use["cited"],
                    "sources": [f"{Path(s['file']).name}:{s['page']}" for s in use["sources"]],
                    "seconds": round(seconds[-1], 2), "tokens": result.completion_tokens}
             rows.append(row)
-            flags = " ".join(k for k in ("hint", "gold_cited", "no_citation", "echo", "bare", "retried") if row[k])
+            flags = " ".join(k for k in ("hint", "gold_cited", "attributed", "no_citation", "echo", "bare", "retried")
+                             if row[k])
             print(f"{q['id']} {seconds[-1]:5.1f}s [{flags}] {result.text[:160]!r}", file=sys.stderr)
             if out:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -197,9 +207,11 @@ def main() -> None:
             out.close()
     n = len(rows)
     summary = {k: round(sum(r[k] for r in rows) / n, 3) for k in
-               ("hint", "gold_cited", "no_citation", "echo", "bare", "retried")}
+               ("hint", "gold_cited", "model_gold_cited", "attributed", "no_citation", "echo", "bare",
+                "retried", "gold_given")}
+    hyde = [r["hyde_ms"] for r in rows if r["hyde_ms"] is not None]
     summary.update(questions=n, s_per_answer=round(statistics.median(seconds), 2) if seconds else None,
-                   model=Path(model_path).name)
+                   hyde_ms=round(statistics.median(hyde)) if hyde else None, model=Path(model_path).name)
     print(json.dumps(summary))
 
 

@@ -16,19 +16,17 @@ from pathlib import Path
 MIN_SIMILARITY = 0.30  # cosine similarity below which a passage does not count as relevant (unless all words match)
 
 # The answer prompt is shaped for small local models (0.5B–3B instruct), which copy what they see last: the sources
-# come first under short numbered headers, the question last, and the instruction after the question is phrased so
-# that repeating it is no answer at all (the old "say that the documents do not say, and do not make up an answer"
-# was echoed word for word by Qwen2.5-0.5B; its closing "Answer (cite sources as [n]):" drew a bare "[1]"). The
-# example sentence shows the format with a topic no document is about. tests/benchmarks/rag_answers.py measures it.
+# come first under short numbered headers, the question, then a plain request. Tried on devset questions with
+# Qwen2.5-Coder-0.5B-Instruct: the old closing "Answer (cite sources as [n]):" drew a bare "[1]"; its rule "say that
+# the documents do not say, and do not make up an answer" was repeated word for word; a fixed "not covered" reply
+# at the end became the answer to everything; an example sentence was copied; "[n] file, page" headers with "end
+# each sentence with [n]" made it copy the header and the passage. This form gets sentences; when they cite
+# nothing, attribute() adds citations by word overlap (marked as Hearth's, not the model's).
 SYSTEM_PROMPT = (
-    "You are a helpful assistant. You answer questions with facts from numbered excerpts of the user's documents "
-    "and give the excerpt number in square brackets after each sentence.")
-NOT_IN_SOURCES = "The excerpts do not cover this."
-ANSWER_FORMAT = (
-    "Answer the question above in one to three full sentences, with facts from the excerpts. After each sentence, "
-    "write the number of the excerpt it comes from in square brackets. Example of the format: "
-    "\"The kettle switches itself off after 30 seconds [2].\" If no excerpt is about the question, reply only: "
-    f"{NOT_IN_SOURCES}")
+    "You are a helpful assistant. Answer the user's question from the numbered excerpts of their documents. Write "
+    "full sentences and put the excerpt number in square brackets after each sentence, like [1]. If the excerpts "
+    "say nothing about the question, say so.")
+ANSWER_FORMAT = "Answer the question in one to three sentences and cite the excerpt numbers in square brackets."
 # The second try, when the first reply was only citations or repeated the instructions (see answer_problem).
 STRICT_FORMAT = (
     "Write one or two complete sentences that answer the question above, using the words of the excerpts. End "
@@ -93,6 +91,7 @@ class DocumentsUse:
     problems: list[str] = field(default_factory=list)
     retried: bool = False  # the first reply was only citations or repeated the instructions: made again, stricter
     answer_problem: str = ""  # what is still wrong with the reply: "bare" | "echo" | "" (answer_problem())
+    attributed: bool = False  # the model cited nothing: `cited` were added by Hearth from word overlap (attribute)
     searched_for: str = ""  # the query the search used when it was not the user's words (a rewritten follow-up)
     expansion_ms: dict = field(default_factory=dict)  # {"rewrite": ms, "hyde": ms} spent before the search
 
@@ -102,6 +101,7 @@ class DocumentsUse:
                 "sources": [s.to_json() for s in self.sources], "cited": list(self.cited),
                 "invalid_citations": list(self.invalid), "problems": list(self.problems),
                 "retried": self.retried, "answer_problem": self.answer_problem or None,
+                "attributed": self.attributed,
                 "searched_for": self.searched_for or None, "expansion_ms": dict(self.expansion_ms)}
 
     @classmethod
@@ -112,7 +112,7 @@ class DocumentsUse:
         return cls(list(data.get("collections") or []), [Source.from_json(s) for s in data.get("sources") or []],
                    list(data.get("cited") or []), list(data.get("invalid_citations") or []),
                    bool(data.get("nothing_found")), list(data.get("problems") or []), bool(data.get("retried")),
-                   data.get("answer_problem") or "", data.get("searched_for") or "",
+                   data.get("answer_problem") or "", bool(data.get("attributed")), data.get("searched_for") or "",
                    dict(data.get("expansion_ms") or {}))
 
     @property
@@ -124,6 +124,8 @@ class DocumentsUse:
             return "The model answered with source numbers only: read the sources below."
         if self.answer_problem == "echo":
             return "The model repeated its instructions instead of answering: read the sources below."
+        if self.attributed:
+            return "The model cited no source; Hearth added the citations from matching words."
         return ""
 
 
@@ -149,8 +151,8 @@ def to_sources(hits: list) -> list[Source]:
 
 
 def format_source(source: Source) -> str:
-    """A source as the model sees it: a short numbered header '[n] file, page N' and the passage under it."""
-    return f"[{source.n}] {source.label}\n{source.text.strip()}"
+    """A source as the model sees it: a short numbered header 'Excerpt n (file, page N):' and the passage."""
+    return f"Excerpt {source.n} ({source.label}):\n{source.text.strip()}"
 
 
 def answer_prompt(question: str, blocks: list[str], strict: bool = False) -> str:
@@ -192,7 +194,7 @@ def _word_runs(text: str, n: int) -> set[str]:
     return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-_INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT.replace(NOT_IN_SOURCES, ""), STRICT_FORMAT,
+_INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FORMAT,
                                          "Answer (cite sources as [n]):",
                                          "say that the documents do not say, and do not make up an answer"]), 6)
 
@@ -200,8 +202,7 @@ _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT.replace(NO
 def answer_problem(text: str) -> str:
     """What is wrong with a documents answer as a reply to a person: "bare" when it is only citations (fewer than
     three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
-    instructions (a run of six of their words; the "not covered" reply NOT_IN_SOURCES is an answer, not an echo),
-    "" when neither."""
+    instructions (a run of six of their words), "" when neither."""
     words = _WORD.findall(_CITATION.sub(" ", text))
     if len(words) < 3:
         return "bare"
@@ -243,3 +244,34 @@ def check_reply(text: str, use: DocumentsUse) -> tuple[str, DocumentsUse]:
     `cited` / `invalid` filled (`use` itself is not changed: it may have been handed to another thread)."""
     cleaned, cited, invalid = parse_citations(text, use.sources)
     return cleaned, replace(use, cited=cited, invalid=invalid)
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def attribute(text: str, sources: list[Source], min_share: float = 0.5, min_words: int = 2
+              ) -> tuple[str, list[int]]:
+    """Citations for a reply that cites nothing (post-hoc attribution by word overlap, the simplest form of
+    attributing generated text to retrieved evidence, cf. Gao et al., "RARR", ACL 2023): each sentence gets `[n]`
+    of the source sharing the most of its content words (retriever.keywords), when that source holds at least
+    `min_share` of them and at least `min_words`. Returns (text with the citations, numbers added in order)."""
+    from app.core.documents.retriever import keywords
+
+    vocab = {s.n: {w[:6] for w in keywords(s.text)} for s in sources}
+    added: list[int] = []
+
+    def cite(match: re.Match) -> str:
+        sentence = match.group(0)
+        words = {w[:6] for w in keywords(sentence)}
+        if len(words) < min_words:
+            return sentence
+        n, shared = max(((n, len(words & v)) for n, v in vocab.items()), key=lambda x: (x[1], -x[0]))
+        if shared < min_words or shared < min_share * len(words):
+            return sentence
+        if n not in added:
+            added.append(n)
+        body = sentence.rstrip()
+        end = len(body) - len(body.rstrip(".!?"))
+        return f"{body[:len(body) - end]} [{n}]{body[len(body) - end:]}{sentence[len(body):]}"
+
+    return _SENTENCE.sub(cite, text), added

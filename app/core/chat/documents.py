@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.core.chat import context as ctxpolicy
 from app.core.chat.citations import (ANSWER_FORMAT, NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source,
-                                     answer_problem, build_messages, check_reply, names, relevant, to_sources)
+                                     answer_problem, attribute, build_messages, check_reply, names, relevant, to_sources)
 from app.core.errors import UserError
 
 # "Excerpts from the user's documents:", "Question:", the blank lines and the template tokens around them (~50
@@ -191,7 +191,8 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
 
     A reply that is only citations or repeats the instructions (citations.answer_problem; small models do) is made
     once more, greedily, with the stricter format (citations.STRICT_FORMAT), after a ReplyRestarted partial; if
-    that one is no better, it is kept and `documents.answer_problem` says what is wrong (DocumentsUse.note)."""
+    that one is no better, it is kept and `documents.answer_problem` says what is wrong (DocumentsUse.note). A reply
+    in sentences that cites nothing gets citations by word overlap (citations.attribute; `documents.attributed`)."""
     max_tokens = int(sampling.get("max_tokens", 512))
     grounded, use = prepare(model, messages, request, max_tokens, retriever, state)
     if state is not None:
@@ -210,5 +211,9 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
             if result.stopped != "cancelled":
                 use = replace(use, answer_problem=answer_problem(result.text))
         result.text, use = check_reply(result.text, use)
+        if use.sources and not use.cited and not use.answer_problem and result.stopped != "cancelled":
+            result.text, added = attribute(result.text, use.sources)
+            if added:
+                use = replace(use, cited=added, attributed=True)
     result.documents = use
     return result

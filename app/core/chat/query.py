@@ -20,20 +20,17 @@ from __future__ import annotations
 import re
 import time
 
-REWRITE_SYSTEM = "You rewrite follow-up questions so that they can be understood without the conversation."
-REWRITE_INSTRUCTION = (
-    "Rewrite the follow-up question as one complete question that can be understood on its own: keep its meaning "
-    "and add the names and topic it refers to from the conversation. Reply with the rewritten question only.")
-REWRITE_EXAMPLE = (
-    "Example:\nConversation:\nUser: How do I reset the router to factory settings?\n"
-    "Follow-up question: and the admin password?\n"
-    "Rewritten: How do I reset the admin password of the router?")
+# Tried with Qwen2.5-Coder-0.5B-Instruct on three follow-ups: this plain form rewrote "What about its warranty?" into
+# "What is the warranty for the Lumen heater?"; showing the assistant's answers or a worked example made it repeat
+# the example or the earlier question instead (the guard in rewrite_followup catches that).
+REWRITE_SYSTEM = "You turn a follow-up question into a complete question."
+REWRITE_INSTRUCTION = ("Write the follow-up as one complete question that names what it is about. Reply with the "
+                       "question only.")
 HYDE_SYSTEM = "You write short passages of technical documentation."
 HYDE_INSTRUCTION = (
     "Write a short passage (two or three sentences), as a user manual would put it, that answers this question. "
     "Write only the passage.\n\nQuestion: {question}")
-TURN_CHARS = 400  # each earlier message is cut to this many characters in the rewrite prompt
-TURNS = 4  # earlier messages (user and assistant) shown to the rewrite
+TURN_CHARS = 400  # the questions are cut to this many characters in the rewrite prompt
 SHORT = 3  # a follow-up with at most this many content words needs the previous question (fallback_query)
 MAX_CHARS = 300  # a longer "rewrite" is an answer, not a question
 _PREFIX = re.compile(r"^\s*(?:rewritten(?: question)?|standalone question|question)\s*:\s*", re.IGNORECASE)
@@ -50,15 +47,11 @@ def _clip(text: str, limit: int = TURN_CHARS) -> str:
 
 
 def rewrite_prompt(messages: list[dict]) -> list[dict]:
-    """The chat messages that ask for a standalone version of the latest user message, given the earlier turns
-    (the last TURNS, each cut to TURN_CHARS characters; the system prompt left out)."""
-    turns = [m for m in messages if m.get("role") in ("user", "assistant")]
-    question = turns[-1]["content"] if turns else ""
-    earlier = turns[:-1][-TURNS:]
-    shown = "\n".join(f"{'User' if m['role'] == 'user' else 'Assistant'}: {_clip(m.get('content', ''))}"
-                      for m in earlier)
-    user = (f"{REWRITE_EXAMPLE}\n\nNow the real one.\nConversation:\n{shown}\nFollow-up question: "
-            f"{_clip(question)}\n\n{REWRITE_INSTRUCTION}")
+    """The chat messages that ask for a standalone version of the latest user message, given the user message
+    before it (each cut to TURN_CHARS characters)."""
+    users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
+    earlier = _clip(users[-2]) if len(users) > 1 else ""
+    user = f"Earlier question: {earlier}\nFollow-up question: {_clip(users[-1] if users else '')}\n\n{REWRITE_INSTRUCTION}"
     return [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -93,14 +86,14 @@ def fallback_query(messages: list[dict]) -> str:
 
 def rewrite_followup(model, messages: list[dict], state=None) -> tuple[str, float]:
     """A standalone version of the latest user message of `messages`, written by `model` from the conversation
-    (greedy, at most 64 tokens, one line). Returns (query, milliseconds spent). The latest message itself when there
+    (greedy, at most 48 tokens, its first line). Returns (query, milliseconds spent). The latest message itself when there
     is no earlier question; fallback_query when the rewrite is empty, longer than MAX_CHARS characters or drops a
     content word of the follow-up (_keeps). Raises JobCancelled when `state` is cancelled."""
     question = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
     if not has_earlier_question(messages):
         return question, 0.0
     started = time.perf_counter()
-    result = model.chat(rewrite_prompt(messages), max_tokens=64, temperature=0.0, seed=0, stop=["\n"],
+    result = model.chat(rewrite_prompt(messages), max_tokens=48, temperature=0.0, seed=0,
                         policy="truncate_middle")
     if state is not None:
         state.check()

@@ -35,7 +35,7 @@ def test_sources_go_into_the_latest_turn_keeping_the_system_prompt_and_the_budge
     assert messages[0]["content"].startswith("Answer in French.") and SYSTEM_PROMPT in messages[0]["content"]
     assert messages[1:3] == history[1:3]
     last = messages[-1]["content"]
-    assert last.startswith("Excerpts from the user's documents:") and "[1] f1.pdf, page 1" in last
+    assert last.startswith("Excerpts from the user's documents:") and "Excerpt 1 (f1.pdf, page 1):" in last
     assert "Question: Why?" in last
     # a small window: fewer sources, the best first, and the whole prompt still fits
     messages, few = ground(history, _sources(5), len, _count_messages, n_ctx=1300, max_tokens=100)
