@@ -4,8 +4,8 @@
   Query Rewriting", SIGIR 2020): "and on Windows?" says nothing a search can use; the model rewrites it, from the
   conversation, into a standalone question ("How do I install the driver on Windows?") that is searched instead.
   Only done when the conversation has an earlier question. A rewrite that comes back empty, runs on (an answer,
-  not a question) or drops a word of the follow-up is not used: a short follow-up is then searched after the
-  previous question, a longer one on its own.
+  not a question) or drops a word of the follow-up is not used: a short follow-up that reads as a continuation
+  ("and …", "what about …", a pronoun) is then searched after the previous question, anything else on its own.
 - HyDE (Gao, Ma, Lin & Callan, "Precise Zero-Shot Dense Retrieval without Relevance Labels", ACL 2023): the model
   writes a short passage that would answer the question; its embedding, added to the question's, is the dense
   query (the retriever's `dense_text`). Keyword search keeps the question's own words, so an invented detail of
@@ -33,6 +33,8 @@ HYDE_INSTRUCTION = (
 TURN_CHARS = 400  # the questions are cut to this many characters in the rewrite prompt
 SHORT = 3  # a follow-up with at most this many content words needs the previous question (fallback_query)
 MAX_CHARS = 300  # a longer "rewrite" is an answer, not a question
+CONTINUING = frozenset("and or but also plus same".split())
+ANAPHORA = frozenset("it its it's that this these those they them their there one ones".split())
 _PREFIX = re.compile(r"^\s*(?:rewritten(?: question)?|standalone question|question)\s*:\s*", re.IGNORECASE)
 
 
@@ -73,13 +75,25 @@ def _keeps(rewritten: str, question: str) -> bool:
     return all(t[:5] in have for t in _terms(question))
 
 
+def depends_on_context(question: str) -> bool:
+    """The question reads as a continuation: it opens with "and", "or", "but", "also", "what about", "how about" or
+    "same", or refers back with a pronoun ("it", "its", "that", "they", "there" …)."""
+    words = re.findall(r"[a-z']+", question.lower())
+    if not words:
+        return False
+    opening = " ".join(words[:2])
+    return (words[0] in CONTINUING or opening in ("what about", "how about")
+            or any(w in ANAPHORA for w in words))
+
+
 def fallback_query(messages: list[dict]) -> str:
-    """What is searched when the rewrite is unusable: a follow-up of at most SHORT content words ("and on
-    Windows?") after the previous user question; a longer one stands on its own."""
+    """What is searched when the rewrite is unusable: a short follow-up (at most SHORT content words) that reads as
+    a continuation ("and on Windows?", depends_on_context) after the previous user question; anything else on its
+    own ("Who painted the Mona Lisa?" is a new question)."""
     users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
     if not users:
         return ""
-    if len(users) < 2 or len(_terms(users[-1])) > SHORT:
+    if len(users) < 2 or len(_terms(users[-1])) > SHORT or not depends_on_context(users[-1]):
         return users[-1]
     return " ".join(_clip(u) for u in users[-2:]).strip()
 
