@@ -1,12 +1,15 @@
 """Chat with documents: a conversation with collections attached answers its latest message from their passages.
 
-For each reply: search every attached collection for the latest user message (one fused ranking, best `k` kept),
+For each reply: when the conversation has an earlier question, rewrite the latest one into a standalone question
+with the loaded model (chat/query.py; `DocumentsRequest.rewrite`), optionally draft a HyDE passage for the dense
+search (`hyde`); search every attached collection for it (one fused ranking, best `k` kept),
 keep the relevant passages (citations.relevant), number them as sources, and put them into the latest turn of the
 conversation (citations.build_messages), with the conversation's own system prompt kept first. The sources get the
 room the history leaves free, but at least half of the prompt budget: older turns are then dropped by the context
 policy, never the sources of the question being asked. After the reply, citations are checked against the sources
-given ([n] naming no source is removed). When nothing relevant is found the model is told so and the reply is
-marked `nothing_found`. This is the one "answer with citations" path: the Chat tab, `hearth chat --collection`
+given ([n] naming no source is removed; a reply that is only citations or repeats the instructions is made again
+with a stricter format; one in sentences that cites nothing gets citations by word overlap, marked). When nothing
+relevant is found the model is told so and the reply is marked `nothing_found`. This is the one "answer with citations" path: the Chat tab, `hearth chat --collection`
 and `hearth docs ask` all come here.
 
 A collection that no longer exists, or whose embedding model is not installed, is left out with a clear
