@@ -175,7 +175,11 @@ def _reply(engine, turn, state, quiet: bool):
     """Run the turn's job here, streaming its text to stdout (unless `quiet`); Ctrl-C keeps what came."""
     from app.core.jobs import JobState, run_sync
 
+    from app.core.chat.documents import ReplyRestarted
+
     def on_partial(partial) -> None:
+        if isinstance(partial, ReplyRestarted) and not quiet and turn.text:
+            sys.stdout.write("\n(not an answer; asking again with a stricter format)\n")
         text = turn.feed(partial)
         if text and not quiet:
             sys.stdout.write(text)

@@ -52,7 +52,9 @@ def print_sources(use, out=None) -> None:
     for problem in use.problems:
         print(f"warning: {problem}", file=sys.stderr)
     if use.note:
-        out.write(f"\n({use.note} The reply cites nothing.)\n")
+        out.write(f"\n({use.note} The reply cites nothing.)\n" if use.nothing_found else f"\n({use.note})\n")
+    if use.searched_for:
+        out.write(f"\n(searched for: {use.searched_for})\n")
     if use.sources:
         out.write("\nSources:\n")
         for source in use.sources:

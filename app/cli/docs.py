@@ -61,6 +61,9 @@ def register(sub) -> None:
     ask.add_argument("--temperature", type=float, default=0.2)
     ask.add_argument("--seed", type=int, default=0)
     ask.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
+    ask.add_argument("--hyde", action=argparse.BooleanOptionalAction, default=None,
+                     help="also search with a hypothetical answer the model writes first (HyDE; default: the "
+                          "Chat setting)")
     ask.add_argument("--json", action="store_true")
     ask.set_defaults(func=run_ask)
 
@@ -228,7 +231,8 @@ def run_ask(args) -> int:
     sampling = presets.Sampling(temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens,
                                 top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.0)
     options = TurnOptions(sampling, collections=list(args.collection), documents=settings.documents,
-                          search={"k": args.k, "mode": args.mode, "reranker": args.rerank})
+                          search={"k": args.k, "mode": args.mode, "reranker": args.rerank},
+                          hyde=settings.chat.hyde if args.hyde is None else args.hyde)
     state = ConsoleState(quiet=args.json)
     engine = ChatEngine()
     try:

@@ -52,6 +52,13 @@ class ChatSettings:
     last_conversation: str = ""  # the conversation open when Hearth closed; reopened at start
     templates: dict = field(default_factory=dict)  # model path -> template override ("auto", "gemma", …)
     user_presets: dict = field(default_factory=dict)  # name -> sampling values
+    # Answers from documents (chat/query.py): rewrite a follow-up ("and on Windows?") into a standalone question
+    # with the loaded model before searching; HyDE: search with a hypothetical answer passage the model writes too
+    # (off: on the devset it did not pay for its cost, see README); prompt-lookup decoding (llama.cpp draft model
+    # that copies n-grams of the prompt; applies when the model is loaded again).
+    rewrite_followups: bool = True
+    hyde: bool = False
+    prompt_lookup: bool = False
 
 
 @dataclass

@@ -55,4 +55,5 @@ def open_backend(req, state: JobState) -> ChatBackend:
 
     return ChatModel.load(req.path, n_ctx=req.n_ctx, n_gpu_layers=req.gpu_layers, n_threads=req.threads,
                           state=state, context_cap=req.context_cap, flash_attn=req.flash_attn,
-                          use_mmap=req.use_mmap, template=req.template)
+                          use_mmap=req.use_mmap, template=req.template,
+                          prompt_lookup=getattr(req, "prompt_lookup", False))

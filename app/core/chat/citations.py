@@ -15,10 +15,22 @@ from pathlib import Path
 
 MIN_SIMILARITY = 0.30  # cosine similarity below which a passage does not count as relevant (unless all words match)
 
+# The answer prompt is shaped for small local models (0.5B–3B instruct), which copy what they see last: the sources
+# come first under short numbered headers, the question, then a plain request. Tried on devset questions with
+# Qwen2.5-Coder-0.5B-Instruct: the old closing "Answer (cite sources as [n]):" drew a bare "[1]"; its rule "say that
+# the documents do not say, and do not make up an answer" was repeated word for word; a fixed "not covered" reply
+# at the end became the answer to everything; an example sentence was copied; "[n] file, page" headers with "end
+# each sentence with [n]" made it copy the header and the passage. This form gets sentences; when they cite
+# nothing, attribute() adds citations by word overlap (marked as Hearth's, not the model's).
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered sources below, which are passages from the user's documents. "
-    "After each statement, cite the source it comes from as [1], [2] and so on. If the sources do not contain the "
-    "answer, say that the documents do not say, and do not make up an answer.")
+    "You are a helpful assistant. Answer the user's question from the numbered excerpts of their documents. Write "
+    "full sentences and put the excerpt number in square brackets after each sentence, like [1]. If the excerpts "
+    "say nothing about the question, say so.")
+ANSWER_FORMAT = "Answer the question in one to three sentences and cite the excerpt numbers in square brackets."
+# The second try, when the first reply was only citations or repeated the instructions (see answer_problem).
+STRICT_FORMAT = (
+    "Write one or two complete sentences that answer the question above, using the words of the excerpts. End "
+    "each sentence with its excerpt number, for example [1].")
 NOTHING_FOUND_PROMPT = (
     "You answer questions about the user's documents. A search of the documents found nothing relevant to this "
     "question. Tell the user that their documents do not seem to cover it. Do not cite any source and do not make "
@@ -89,12 +101,20 @@ class DocumentsUse:
     invalid: list[int] = field(default_factory=list)
     nothing_found: bool = False
     problems: list[str] = field(default_factory=list)
+    retried: bool = False  # the first reply was only citations or repeated the instructions: made again, stricter
+    answer_problem: str = ""  # what is still wrong with the reply: "bare" | "echo" | "" (answer_problem())
+    attributed: bool = False  # the model cited nothing: `cited` were added by Hearth from word overlap (attribute)
+    searched_for: str = ""  # the query the search used when it was not the user's words (a rewritten follow-up)
+    expansion_ms: dict = field(default_factory=dict)  # {"rewrite": ms, "hyde": ms} spent before the search
 
     def to_json(self) -> dict:
         """The dict stored in a message's info under "documents" (and printed by `--json`)."""
         return {"collections": list(self.collections), "nothing_found": self.nothing_found,
                 "sources": [s.to_json() for s in self.sources], "cited": list(self.cited),
-                "invalid_citations": list(self.invalid), "problems": list(self.problems)}
+                "invalid_citations": list(self.invalid), "problems": list(self.problems),
+                "retried": self.retried, "answer_problem": self.answer_problem or None,
+                "attributed": self.attributed,
+                "searched_for": self.searched_for or None, "expansion_ms": dict(self.expansion_ms)}
 
     @classmethod
     def from_json(cls, data: dict | None) -> "DocumentsUse | None":
@@ -103,13 +123,21 @@ class DocumentsUse:
             return None
         return cls(list(data.get("collections") or []), [Source.from_json(s) for s in data.get("sources") or []],
                    list(data.get("cited") or []), list(data.get("invalid_citations") or []),
-                   bool(data.get("nothing_found")), list(data.get("problems") or []))
+                   bool(data.get("nothing_found")), list(data.get("problems") or []), bool(data.get("retried")),
+                   data.get("answer_problem") or "", bool(data.get("attributed")), data.get("searched_for") or "",
+                   dict(data.get("expansion_ms") or {}))
 
     @property
     def note(self) -> str:
         """One line for the user when there is something to say besides the sources."""
         if self.nothing_found:
             return f"Nothing relevant was found in {names(self.collections)}."
+        if self.answer_problem == "bare":
+            return "The model answered with source numbers only: read the sources below."
+        if self.answer_problem == "echo":
+            return "The model repeated its instructions instead of answering: read the sources below."
+        if self.attributed:
+            return "The model cited no source; Hearth added the citations from matching words."
         return ""
 
 
@@ -135,21 +163,29 @@ def to_sources(hits: list) -> list[Source]:
 
 
 def format_source(source: Source) -> str:
-    """A source as the model sees it: '[n] (file, page N)' and the passage on the next line."""
-    return f"[{source.n}] ({source.label})\n{source.text.strip()}"
+    """A source as the model sees it: a short numbered header 'Excerpt n (file, page N):' and the passage."""
+    return f"Excerpt {source.n} ({source.label}):\n{source.text.strip()}"
 
 
-def build_messages(question: str, sources: list[Source], count_tokens=None, budget: int | None = None
-                   ) -> tuple[list[dict], list[Source]]:
-    """Chat messages (system + user) carrying the numbered sources and the question. With `count_tokens`
-    (text → tokens) and `budget` (tokens), sources that do not fit are dropped from the end (the best come first;
-    the first is always given). Returns the messages and the sources actually given."""
+def answer_prompt(question: str, blocks: list[str], strict: bool = False) -> str:
+    """The user turn of a documents answer: the numbered excerpts first, then the question, then how to answer
+    (ANSWER_FORMAT, or STRICT_FORMAT for the second try)."""
+    return ("Excerpts from the user's documents:\n\n" + "\n\n".join(blocks)
+            + f"\n\nQuestion: {question.strip()}\n\n" + (STRICT_FORMAT if strict else ANSWER_FORMAT))
+
+
+def build_messages(question: str, sources: list[Source], count_tokens=None, budget: int | None = None,
+                   strict: bool = False) -> tuple[list[dict], list[Source]]:
+    """Chat messages (system + user) carrying the numbered sources and the question (answer_prompt). With
+    `count_tokens` (text → tokens) and `budget` (tokens), sources that do not fit are dropped from the end (the
+    best come first; the first is always given). `strict`: the second try's format. Returns the messages and the
+    sources actually given."""
     if not sources:
         return ([{"role": "system", "content": NOTHING_FOUND_PROMPT},
                  {"role": "user", "content": question}], [])
     given: list[Source] = []
     blocks: list[str] = []
-    used = (count_tokens(SYSTEM_PROMPT + question) + 32) if count_tokens else 0
+    used = (count_tokens(SYSTEM_PROMPT + question + ANSWER_FORMAT) + 16) if count_tokens else 0
     for source in sources:
         block = format_source(source)
         cost = count_tokens(block) + 4 if count_tokens else 0
@@ -158,8 +194,33 @@ def build_messages(question: str, sources: list[Source], count_tokens=None, budg
         used += cost
         given.append(source)
         blocks.append(block)
-    user = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer (cite sources as [n]):"
+    user = answer_prompt(question, blocks, strict)
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], given
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _word_runs(text: str, n: int) -> set[str]:
+    words = _WORD.findall(text.lower())
+    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+_INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FORMAT,
+                                         "Answer (cite sources as [n]):",
+                                         "say that the documents do not say, and do not make up an answer"]), 6)
+
+
+def answer_problem(text: str) -> str:
+    """What is wrong with a documents answer as a reply to a person: "bare" when it is only citations (fewer than
+    three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
+    instructions (a run of six of their words), "" when neither."""
+    words = _WORD.findall(_CITATION.sub(" ", text))
+    if len(words) < 3:
+        return "bare"
+    if _word_runs(text, 6) & _INSTRUCTION_RUNS:
+        return "echo"
+    return ""
 
 
 def map_citations(text: str, replace_with) -> str:
@@ -195,3 +256,34 @@ def check_reply(text: str, use: DocumentsUse) -> tuple[str, DocumentsUse]:
     `cited` / `invalid` filled (`use` itself is not changed: it may have been handed to another thread)."""
     cleaned, cited, invalid = parse_citations(text, use.sources)
     return cleaned, replace(use, cited=cited, invalid=invalid)
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def attribute(text: str, sources: list[Source], min_share: float = 0.5, min_words: int = 2
+              ) -> tuple[str, list[int]]:
+    """Citations for a reply that cites nothing (post-hoc attribution by word overlap, the simplest form of
+    attributing generated text to retrieved evidence, cf. Gao et al., "RARR", ACL 2023): each sentence gets `[n]`
+    of the source sharing the most of its content words (retriever.keywords), when that source holds at least
+    `min_share` of them and at least `min_words`. Returns (text with the citations, numbers added in order)."""
+    from app.core.documents.retriever import keywords
+
+    vocab = {s.n: {w[:6] for w in keywords(s.text)} for s in sources}
+    added: list[int] = []
+
+    def cite(match: re.Match) -> str:
+        sentence = match.group(0)
+        words = {w[:6] for w in keywords(sentence)}
+        if len(words) < min_words:
+            return sentence
+        n, shared = max(((n, len(words & v)) for n, v in vocab.items()), key=lambda x: (x[1], -x[0]))
+        if shared < min_words or shared < min_share * len(words):
+            return sentence
+        if n not in added:
+            added.append(n)
+        body = sentence.rstrip()
+        end = len(body) - len(body.rstrip(".!?"))
+        return f"{body[:len(body) - end]} [{n}]{body[len(body) - end:]}{sentence[len(body):]}"
+
+    return _SENTENCE.sub(cite, text), added

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from app.core.chat.citations import DocumentsUse, check_reply
-from app.core.chat.documents import DocumentsFound, DocumentsRequest, SearchingDocuments
+from app.core.chat.documents import DocumentsFound, DocumentsRequest, ReplyRestarted, SearchingDocuments
 from app.core.chat.jobs import ChatEngine, ChatResult, ReplyRequest
 from app.core.chat.llama import PromptRead, Token
 from app.core.chat.presets import Sampling, preset
@@ -33,8 +33,8 @@ from app.core.jobs import Job
 @dataclass
 class TurnOptions:
     """How replies are made: sampling, context policy, the collections they answer from (searched with the
-    `documents` settings section, `search` overriding its k / mode / reranker), extra stop strings and an output
-    grammar (GBNF)."""
+    `documents` settings section, `search` overriding its k / mode / reranker; `rewrite` and `hyde` the query
+    expansion of chat/query.py), extra stop strings and an output grammar (GBNF)."""
 
     sampling: Sampling = field(default_factory=Sampling)
     policy: str = "truncate_middle"
@@ -43,6 +43,8 @@ class TurnOptions:
     search: dict = field(default_factory=dict)
     stop: list[str] = field(default_factory=list)
     grammar: str | None = None
+    rewrite: bool = True  # rewrite a follow-up into a standalone question before searching (ChatSettings)
+    hyde: bool = False  # search with a hypothetical answer passage too (ChatSettings)
 
     @classmethod
     def for_conversation(cls, stored: dict | None, chat, documents=None, preset_name: str | None = None
@@ -54,7 +56,7 @@ class TurnOptions:
         sampling = preset(preset_name or stored.get("preset") or chat.preset, chat.user_presets)
         sampling = Sampling.from_dict({**sampling.to_dict(), **(stored.get("sampling") or {})})  # a copy
         return cls(sampling, stored.get("policy") or chat.overflow_policy, list(stored.get("collections") or []),
-                   documents)
+                   documents, rewrite=chat.rewrite_followups, hyde=chat.hyde)
 
     def settings(self) -> dict:
         """What a conversation stores of these options: {"sampling", "policy", "collections"}."""
@@ -67,7 +69,10 @@ class TurnOptions:
             return None
         from app.core.settings import DocumentsSettings
 
-        return DocumentsRequest.from_settings(self.collections, self.documents or DocumentsSettings(), **self.search)
+        request = DocumentsRequest.from_settings(self.collections, self.documents or DocumentsSettings(),
+                                                 **self.search)
+        request.rewrite, request.hyde = self.rewrite, self.hyde
+        return request
 
     def request(self, messages: list[dict]) -> ReplyRequest:
         """The ReplyRequest for `messages` ([{"role", "content"}], system first) under these options."""
@@ -90,6 +95,7 @@ class Turn:
     first_token_at: float | None = None
     prompt: PromptRead | None = None
     searching: tuple[str, ...] = ()  # collections being searched (until the sources come)
+    searched_for: str = ""  # the rewritten question searched instead of the user's words ("" when not rewritten)
     documents: DocumentsUse | None = None  # the sources given, once known
 
     def job(self, engine: ChatEngine) -> Job:
@@ -104,10 +110,12 @@ class Turn:
             self.text += partial.text
             self.tokens += 1
             return partial.text
-        if isinstance(partial, PromptRead):
+        if isinstance(partial, ReplyRestarted):  # made again (a bare or echoing answer): start the text over
+            self.text, self.tokens, self.first_token_at = "", 0, None
+        elif isinstance(partial, PromptRead):
             self.prompt = partial
         elif isinstance(partial, SearchingDocuments):
-            self.searching = partial.collections
+            self.searching, self.searched_for = partial.collections, partial.query
         elif isinstance(partial, DocumentsFound):
             self.documents, self.searching = partial.use, ()
         return ""

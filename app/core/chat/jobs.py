@@ -48,6 +48,7 @@ class LoadRequest:
     flash_attn: bool = True
     use_mmap: bool = True
     template: str | None = None
+    prompt_lookup: bool = False  # load with the prompt-lookup draft model (used for document answers)
 
     @classmethod
     def from_settings(cls, path, chat, **overrides) -> "LoadRequest":
@@ -56,7 +57,8 @@ class LoadRequest:
         path = str(path)
         values = dict(n_ctx=chat.context_length or None, gpu_layers=None if chat.gpu_layers < 0 else chat.gpu_layers,
                       threads=chat.threads or None, context_cap=chat.context_cap, flash_attn=chat.flash_attn,
-                      use_mmap=chat.use_mmap, template=chat.templates.get(path))
+                      use_mmap=chat.use_mmap, template=chat.templates.get(path),
+                      prompt_lookup=chat.prompt_lookup)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(path=path, **values)
 

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 RESOURCE = "chat-model"  # every job that uses a loaded ChatModel names this resource
 DEFAULT_CONTEXT_CAP = 8192
+PLD_NGRAM = 3  # prompt-lookup decoding: the longest n-gram matched in the prompt …
+PLD_TOKENS = 10  # … and how many tokens after the match are drafted
 
 _load_lock = threading.Lock()
 _llama_log: deque[str] = deque(maxlen=80)
@@ -344,15 +346,22 @@ class ChatModel:
         self._eos_id = llm.token_eos()
         self._add_bos = bool(llm._model.add_bos_token())
         self._prompt = PromptTokenizer(llm, self._bos_id, self._add_bos)
+        self._draft = getattr(llm, "draft_model", None)  # the prompt-lookup draft model when loaded with one
+        llm.draft_model = None  # … on only for the replies that ask for it (chat(draft=True))
         self.set_template(template)
 
     # ---- loading -----------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, path, *, n_ctx: int | None = None, n_gpu_layers: int | None = None, n_threads: int | None = None,
              state: JobState | None = None, context_cap: int = DEFAULT_CONTEXT_CAP, flash_attn: bool = True,
-             use_mmap: bool = True, template: str | None = None, check_memory: bool = True) -> "ChatModel":
+             use_mmap: bool = True, template: str | None = None, check_memory: bool = True,
+             prompt_lookup: bool = False) -> "ChatModel":
         """Load a GGUF. n_ctx None: the model's context length capped by `context_cap`. n_gpu_layers None or -1:
-        automatic. Raises UserError (bad file, unknown architecture, will not fit) or JobCancelled."""
+        automatic. `prompt_lookup`: load with llama-cpp-python's LlamaPromptLookupDecoding draft model (Saxena,
+        "Prompt Lookup Decoding", 2023: drafts are n-grams copied from the prompt, checked in one batch), used by
+        replies that ask for it (chat(draft=True): document answers, which quote their sources); it needs logits
+        for every token, n_ctx × vocabulary floats of memory (~2.5 GB for Qwen2.5 at 4096). Raises UserError (bad
+        file, unknown architecture, will not fit) or JobCancelled."""
         state = state or JobState()
         path = Path(path).expanduser()
         state.progress(0.0, f"Reading {path.name}")
@@ -386,6 +395,11 @@ class ChatModel:
         started = time.perf_counter()
         kwargs = dict(n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=gpu_layers,
                       use_mmap=use_mmap, flash_attn=flash_attn, verbose=True, hearth_progress=on_progress)
+        if prompt_lookup:  # the draft is switched on per reply (chat(draft=True)); logits_all is what it needs
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            kwargs.update(draft_model=LlamaPromptLookupDecoding(max_ngram_size=PLD_NGRAM,
+                                                                num_pred_tokens=PLD_TOKENS), logits_all=True)
         with _load_lock:
             clear_native_log()
             llm = None
@@ -498,7 +512,8 @@ class ChatModel:
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None,
              state: JobState | None = None, policy: str = "truncate_middle", top_p: float = 0.95, top_k: int = 40,
              min_p: float = 0.05, repeat_penalty: float = 1.0, stop: list[str] | None = None,
-             grammar: str | None = None, tools: list[dict] | None = None, **_ignored) -> ChatResult:
+             grammar: str | None = None, tools: list[dict] | None = None, draft: bool = False,
+             **_ignored) -> ChatResult:
         """Stream a reply to `messages` ([{"role": "system"|"user"|"assistant", "content": str}, ...]; with
         `tools` also "tool" messages and assistant "tool_calls").
 
@@ -506,7 +521,8 @@ class ChatModel:
         `stop` strings end the reply (the template's end-of-turn tokens always do); `grammar` (GBNF text, e.g.
         from llama_cpp.llama_grammar.json_schema_to_gbnf) constrains the output; `tools` (OpenAI function
         definitions) are rendered by a template that takes them (supports_tools; the reply then may hold the
-        model's tool-call markup, see tools.py); `seed` None draws a random one; temperature 0 is greedy.
+        model's tool-call markup, see tools.py); `seed` None draws a random one; temperature 0 is greedy;
+        `draft`: use the prompt-lookup draft model when the model was loaded with one (load(prompt_lookup=True)).
         state.partial gets PromptRead, then a Token per piece of text; state.cancel()
         stops the reply, keeping what came (stopped == "cancelled"). Returns the whole reply. Raises UserError on
         an empty conversation, a closed model or a grammar llama.cpp cannot parse."""
@@ -530,7 +546,11 @@ class ChatModel:
                             repeat_penalty=repeat_penalty, seed=seed)
             if grammar:
                 sampling["grammar"] = self._grammar(grammar)
-            return self._stream(tokens, stops + list(stop or []), stop_ids, max_new, fitted, state, sampling)
+            self._llm.draft_model = self._draft if draft else None
+            try:
+                return self._stream(tokens, stops + list(stop or []), stop_ids, max_new, fitted, state, sampling)
+            finally:
+                self._llm.draft_model = None
 
     def complete(self, prompt: str, *, max_tokens: int = 16, temperature: float = 0.7, seed: int | None = None,
                  state: JobState | None = None, top_p: float = 0.95, top_k: int = 40, min_p: float = 0.05,

@@ -154,8 +154,11 @@ class Retriever:
         self.store = store or Store(root)
 
     def search(self, collections: list[CollectionInfo] | CollectionInfo, query: str,
-               options: SearchOptions | None = None) -> list[Hit]:
+               options: SearchOptions | None = None, dense_text: str | None = None) -> list[Hit]:
+        """`dense_text` (HyDE, chat/query.py): a passage whose embedding is added to the query's for the dense
+        search and the similarities (keyword search and re-ranking keep `query`)."""
         options = options or SearchOptions()
+        self._dense_text = (dense_text or "").strip()
         if isinstance(collections, CollectionInfo):
             collections = [collections]
         query = query.strip()
@@ -298,7 +301,14 @@ class Retriever:
 
     def _query_vector(self, info: CollectionInfo, query: str):
         if info.model not in self._qvec:
-            self._qvec[info.model] = embedders.get_embedder(info.model).encode_query(query)
+            embedder = embedders.get_embedder(info.model)
+            vector = embedder.encode_query(query)
+            if getattr(self, "_dense_text", ""):  # HyDE: the question's and the passage's vectors, summed, unit
+                import numpy as np
+
+                vector = vector + np.asarray(embedder.encode([self._dense_text])[0], dtype="float32")
+                vector = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype("float32")
+            self._qvec[info.model] = vector
         return self._qvec[info.model]
 
     def _fill_similarity(self, hits: list[Hit], infos, query: str) -> None:

@@ -246,7 +246,8 @@ async def chat_completions(body: ChatBody, request: Request):
         if body.max_completion_tokens is not None and body.max_tokens is None:
             sampling["max_tokens"] = body.max_completion_tokens
         options = TurnOptions(Sampling.from_dict(sampling), "stop", list(body.collections or []),
-                              runtime.settings.documents, stop=_stops(body.stop), grammar=_grammar(body))
+                              runtime.settings.documents, stop=_stops(body.stop), grammar=_grammar(body),
+                              rewrite=runtime.settings.chat.rewrite_followups, hyde=runtime.settings.chat.hyde)
         reply = options.request(_messages(body))
         reply.tools = body.tools if use_tools else None
         return reply

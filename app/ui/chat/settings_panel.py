@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -107,6 +108,21 @@ class ChatSettingsPanel(QScrollArea):
         note.setEnabled(False)
         lform.addRow(note)
         outer.addWidget(load)
+
+        docs = QGroupBox("Answers from documents")
+        dlayout = QVBoxLayout(docs)
+        self.rewrite = QCheckBox("Rewrite follow-up questions")
+        self.rewrite.setToolTip("Before searching, the model turns a follow-up such as “and on Windows?” into a "
+                                "complete question from the conversation; the Sources panel shows what was searched")
+        self.hyde = QCheckBox("HyDE: search with a drafted answer too")
+        self.hyde.setToolTip("The model first writes a short hypothetical answer; its meaning joins the question's "
+                             "in the search. Costs one more generation per question")
+        self.prompt_lookup = QCheckBox("Prompt lookup decoding (document answers)")
+        self.prompt_lookup.setToolTip("Drafts tokens by copying from the sources (llama.cpp prompt lookup); "
+                                      "applies when the model is loaded again")
+        for box in (self.rewrite, self.hyde, self.prompt_lookup):
+            dlayout.addWidget(box)
+        outer.addWidget(docs)
         outer.addStretch(1)
         self.setWidget(body)
 
@@ -116,6 +132,12 @@ class ChatSettingsPanel(QScrollArea):
         self.threads.setValue(self.cs.threads)
         self.policy.setCurrentIndex(max(0, POLICIES.index(self.cs.overflow_policy)
                                         if self.cs.overflow_policy in POLICIES else 0))
+        self.rewrite.setChecked(self.cs.rewrite_followups)
+        self.hyde.setChecked(self.cs.hyde)
+        self.prompt_lookup.setChecked(self.cs.prompt_lookup)
+        self.rewrite.toggled.connect(lambda on: setattr(self.cs, "rewrite_followups", bool(on)))
+        self.hyde.toggled.connect(lambda on: setattr(self.cs, "hyde", bool(on)))
+        self.prompt_lookup.toggled.connect(self._prompt_lookup_changed)
         self._fill_presets(self.cs.preset)
         self.set_sampling(presets.preset(self.cs.preset, self.cs.user_presets))
         self._loading = False
@@ -195,6 +217,11 @@ class ChatSettingsPanel(QScrollArea):
         self.cs.gpu_layers = self.gpu_layers.value()
         self.cs.threads = self.threads.value()
         self.sig_reload_needed.emit()
+
+    def _prompt_lookup_changed(self, on: bool) -> None:
+        self.cs.prompt_lookup = bool(on)
+        if not self._loading:
+            self.sig_reload_needed.emit()
 
     def _policy_changed(self, *_a) -> None:
         if not self._loading:

@@ -58,8 +58,12 @@ class SourcesPanel(QWidget):
         self.title.setText(f"<b>Sources</b> — {len(use.sources)} passage{'s' if len(use.sources) != 1 else ''}"
                            f" from {html.escape(searched)}")
         parts = [f"<p style='color:#b02a37'>{html.escape(p)}</p>" for p in use.problems]
+        if use.searched_for:
+            parts.append(f"<p><i>Searched for: {html.escape(use.searched_for)}</i></p>")
         if use.nothing_found:
             parts.append(f"<p><i>{html.escape(use.note)} The reply cites nothing.</i></p>")
+        elif use.note:
+            parts.append(f"<p><i>{html.escape(use.note)}</i></p>")
         for s in use.sources:
             href = html.escape(encoded(file_url(s.file, s.page)), quote=True)
             mark = " (cited)" if s.n in use.cited else ""

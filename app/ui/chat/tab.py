@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chat.conversation import Conversation, Turn, TurnOptions
+from app.core.chat.documents import ReplyRestarted
 from app.core.chat.jobs import RESOURCE, ChatEngine, DocumentsFound, LoadRequest
 from app.core.chat.store import ConversationStore
 from app.core.connections import is_remote
@@ -421,8 +422,9 @@ class ChatTab(QWidget):
 
     def turn_options(self) -> TurnOptions:
         """What the next reply is made with: the panel's sampling and policy, the attached collections."""
+        chat = self.ctx.settings.chat
         return TurnOptions(self.panel.sampling(), self.panel.policy_key(), self.collections_picker.attached(),
-                           self.ctx.settings.documents)
+                           self.ctx.settings.documents, rewrite=chat.rewrite_followups, hyde=chat.hyde)
 
     # ---- documents ---------------------------------------------------------------------------------------------
     def _collection_names(self) -> list[str]:
@@ -525,6 +527,9 @@ class ChatTab(QWidget):
         return True
 
     def _on_partial(self, value) -> None:
+        if isinstance(value, ReplyRestarted) and 0 <= self._row < len(self.model.rows):
+            self._pending = []  # the reply is made again: what streamed so far goes
+            self.model.update_row(self._row, content="")
         text = self.turn.feed(value) if self.turn is not None else ""
         if text:
             self._pending.append(text)
@@ -558,7 +563,8 @@ class ChatTab(QWidget):
                 parts.append(f"{turn.tokens_per_s(now):.1f} tok/s")
             parts.append(f"first token {turn.ttft_s:.2f} s")
         elif turn.searching:
-            parts.append(f"searching documents… {now - turn.started:.1f} s")
+            what = f" for “{turn.searched_for}”" if turn.searched_for else ""
+            parts.append(f"searching documents{what}… {now - turn.started:.1f} s")
         else:
             parts.append(f"reading the prompt… {now - turn.started:.1f} s")
         if turn.prompt is not None:

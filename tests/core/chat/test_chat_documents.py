@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.core.chat.citations import NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source
-from app.core.chat.documents import DocumentsRequest, ground
+from app.core.chat.documents import DocumentsRequest, ReplyRestarted, ground
 from app.core.chat.jobs import DocumentsFound, PromptRead, ReplyRequest, SearchingDocuments, Token
 from app.core.chat.store import ConversationStore
 from app.core.documents import embedder as embedders
@@ -35,11 +35,12 @@ def test_sources_go_into_the_latest_turn_keeping_the_system_prompt_and_the_budge
     assert messages[0]["content"].startswith("Answer in French.") and SYSTEM_PROMPT in messages[0]["content"]
     assert messages[1:3] == history[1:3]
     last = messages[-1]["content"]
-    assert last.startswith("Sources:") and "[1] (f1.pdf, page 1)" in last and "Question: Why?" in last
+    assert last.startswith("Excerpts from the user's documents:") and "Excerpt 1 (f1.pdf, page 1):" in last
+    assert "Question: Why?" in last
     # a small window: fewer sources, the best first, and the whole prompt still fits
-    messages, few = ground(history, _sources(5), len, _count_messages, n_ctx=900, max_tokens=100)
+    messages, few = ground(history, _sources(5), len, _count_messages, n_ctx=1300, max_tokens=100)
     assert 1 <= len(few) < 5 and few == _sources(5)[:len(few)]
-    assert _count_messages(messages) <= 900 - 100
+    assert _count_messages(messages) <= 1300 - 100
     # nothing relevant: the model is told so, the question goes as it was
     messages, none = ground(history, [], len, _count_messages, n_ctx=4096, max_tokens=100)
     assert none == [] and NOTHING_FOUND_PROMPT in messages[0]["content"]
@@ -74,8 +75,15 @@ def test_a_reply_from_two_collections_cites_file_and_page(engine, collections):
     # the search is said, the sources arrive before the reply streams, then the prompt's size, then the text
     assert partials[0] == SearchingDocuments(("home", "manual"))
     assert isinstance(partials[1], DocumentsFound) and partials[1].use.sources == use.sources
-    assert isinstance(partials[2], PromptRead) and partials[2].prompt_tokens == result.prompt_tokens
-    assert all(isinstance(p, Token) for p in partials[3:]) and "".join(p.text for p in partials[3:])
+    assert isinstance(partials[2], PromptRead)
+    # a reply that is only citations or repeats the instructions (Gemma-270M is a base model: it may) is made
+    # again after a ReplyRestarted, with its own PromptRead and text
+    restarts = [i for i, p in enumerate(partials) if isinstance(p, ReplyRestarted)]
+    assert use.retried == bool(restarts) and len(restarts) <= 1
+    last = partials[restarts[0] + 1:] if restarts else partials[2:]
+    assert isinstance(last[0], PromptRead) and last[0].prompt_tokens == result.prompt_tokens
+    assert all(isinstance(p, Token) for p in last[1:]) and "".join(p.text for p in last[1:])
+    assert all(isinstance(p, Token) for p in partials[3:restarts[0]]) if restarts else True
     # only citations of given sources survive (Gemma-270M is a base model: there may be none)
     given = {s.n for s in use.sources}
     assert set(use.cited) <= given

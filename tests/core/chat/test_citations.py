@@ -1,6 +1,7 @@
 """Citations: numbering sources, the prompt that carries them, and checking a reply's [n] against them."""
 
-from app.core.chat.citations import DocumentsUse, Source, build_messages, check_reply, parse_citations, relevant
+from app.core.chat.citations import (ANSWER_FORMAT, STRICT_FORMAT, SYSTEM_PROMPT, DocumentsUse, Source, answer_problem,
+                                     attribute, build_messages, check_reply, parse_citations, relevant)
 from app.core.documents.retriever import Hit
 
 
@@ -24,8 +25,13 @@ def test_prompt_numbers_sources_with_file_and_page_and_respects_budget():
     sources = _sources(3)
     messages, given = build_messages("Why?", sources)
     user = messages[-1]["content"]
-    assert "[1] (f1.pdf, page 10)\ntext 1" in user and "[3] (f3.pdf, page 30)" in user and "Question: Why?" in user
+    assert "Excerpt 1 (f1.pdf, page 10):\ntext 1" in user and "Excerpt 3 (f3.pdf, page 30):" in user
+    # sources first, then the question, then how to answer (small models follow what comes last)
+    assert user.index("Excerpt 3 (f3.pdf") < user.index("Question: Why?") < user.index(ANSWER_FORMAT)
+    assert user.endswith(ANSWER_FORMAT) and messages[0]["content"] == SYSTEM_PROMPT
     assert given == sources
+    strict, _ = build_messages("Why?", sources, strict=True)
+    assert strict[-1]["content"].endswith(STRICT_FORMAT) and "Question: Why?" in strict[-1]["content"]
     _, few = build_messages("Why?", sources, count_tokens=len, budget=len(messages[0]["content"]) + 70)
     assert 1 <= len(few) < 3 and few == sources[:len(few)]
     messages, given = build_messages("Why?", [])
@@ -54,3 +60,32 @@ def test_check_reply_fills_a_copy_of_the_use_and_it_survives_json():
     assert again == checked
     both = DocumentsUse.from_json(DocumentsUse(["a", "b"], _sources(1), [1]).to_json())
     assert both.sources == _sources(1) and both.cited == [1] and DocumentsUse.from_json(None) is None
+
+
+def test_answer_problem_finds_bare_citations_and_echoed_instructions():
+    for bare in ("[1]", " [1][2]. ", "[1, 2]", "See [3].", ""):
+        assert answer_problem(bare) == "bare", bare
+    # the old prompt's instruction, echoed word for word by Qwen2.5-0.5B, and the new one's example sentence
+    assert answer_problem("The documents do not say, and do not make up an answer.") == "echo"
+    assert answer_problem("Answer the question in one to three sentences and cite the excerpt numbers") == "echo"
+    # answers are answers, short ones and the "not covered" reply included
+    for fine in ("Use set xdata time to read dates [1].", "Run git stash [2].", "The excerpts say nothing about it.",
+                 "The default terminal comes from GNUTERM, if defined [1][3]."):
+        assert answer_problem(fine) == "", fine
+
+
+def test_a_retried_or_problem_reply_says_so_and_survives_json():
+    use = DocumentsUse(["manual"], _sources(2), retried=True, answer_problem="bare", searched_for="reset router",
+                       expansion_ms={"rewrite": 12.5})
+    assert "source numbers only" in use.note
+    assert DocumentsUse.from_json(use.to_json()) == use
+
+
+def test_a_reply_without_citations_gets_them_from_word_overlap_and_says_so():
+    sources = [Source(1, "/d/a.pdf", 3, 3, "", "Vacuum the dust filter every month so warm air flows.", 1.0),
+               Source(2, "/d/a.pdf", 4, 4, "", "The warranty covers manufacturing defects for five years.", 0.5)]
+    text, added = attribute("Vacuum the dust filter every month. The warranty lasts five years! Thanks", sources)
+    assert text == "Vacuum the dust filter every month [1]. The warranty lasts five years [2]! Thanks"
+    assert added == [1, 2]
+    assert attribute("Bake bread at home.", sources) == ("Bake bread at home.", [])
+    assert "Hearth added the citations" in DocumentsUse(["m"], sources, [1], attributed=True).note
