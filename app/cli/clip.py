@@ -48,7 +48,7 @@ def run_search(args: argparse.Namespace) -> int:
         state.finish()
         for hit in result.hits:
             print(json.dumps(hit.to_dict()) if args.json else f"{hit.score:.4f}  {hit.file}")
-        if result.skipped and not args.json:
+        if result.skipped:  # on stderr: --json's stdout stays one hit per line
             names = ", ".join(p.name for p in list(result.skipped)[:5])
             print(f"skipped {len(result.skipped)} unreadable file(s): {names}", file=sys.stderr)
         return 0

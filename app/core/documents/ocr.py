@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 OCR_OFF = "OCR is off"  # in the reason of a file whose pages were skipped for it: a scan with OCR on retries it
+OCR_ON_HINT = "the Documents tab's OCR setting, or hearth docs index --ocr"  # how to turn it on, after OCR_OFF
 MAX_SIDE = 2000  # pixels: RapidOCR scales a picture down to this (its max_side_len), so pages render no larger
 MAX_DPI = 200
 MIN_LAYER_CHARS = 16  # a PDF page whose text layer has fewer letters/digits than this (and a picture) is OCR'd

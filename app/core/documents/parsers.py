@@ -17,7 +17,7 @@ from pathlib import Path
 
 from app.core.documents.decoding import decode_text, strip_controls
 from app.core.documents.errors import EmptyDocument, ParseFailure
-from app.core.documents.ocr import OCR_OFF, OcrOptions, OcrUnavailable
+from app.core.documents.ocr import OCR_OFF, OCR_ON_HINT, OcrOptions, OcrUnavailable
 from app.core.documents.pdf_layout import page_text
 
 __all__ = ["SUPPORTED", "IMAGES", "Section", "Parsed", "ParseFailure", "EmptyDocument", "is_supported",
@@ -190,7 +190,7 @@ def parse_pdf(path: Path, ocr: OcrOptions | None = None, notes: list[str] | None
         if blank:
             raise EmptyDocument(f"no text: {'the page is' if count == 1 else f'all {count} pages are'} blank")
         if not ocr.enabled:
-            raise ParseFailure(f"no text layer (a scanned PDF?); {OCR_OFF} (turn it on in the Documents settings)")
+            raise ParseFailure(f"no text layer (a scanned PDF?); {OCR_OFF} ({OCR_ON_HINT})")
         if any(MISSING in note for note in notes):
             raise EmptyDocument("; ".join(notes))
         raise ParseFailure("; ".join(notes) or "no text in the file")

@@ -15,7 +15,7 @@ import numpy as np
 
 from app.core.documents import ocr
 from app.core.documents.errors import EmptyDocument, ParseFailure
-from app.core.documents.ocr import OCR_OFF, OcrCancelled, OcrOptions, OcrUnavailable, page_list
+from app.core.documents.ocr import OCR_OFF, OCR_ON_HINT, OcrCancelled, OcrOptions, OcrUnavailable, page_list
 from app.core.errors import UserError
 
 MISSING = "OCR found nothing"  # in the note on pages where OCR read no text
@@ -94,7 +94,7 @@ def read_image(path: Path, options: OcrOptions, notes: list[str]) -> list[tuple[
     Raises EmptyDocument when OCR finds no text, ParseFailure when the image cannot be read, OCR is off or OCR
     failed on every frame."""
     if not options.enabled:
-        raise ParseFailure(f"an image: its text is read by OCR, and {OCR_OFF} (turn it on in the Documents settings)")
+        raise ParseFailure(f"an image: its text is read by OCR, and {OCR_OFF} ({OCR_ON_HINT})")
     from app.core import imageio
 
     tally = _Tally()

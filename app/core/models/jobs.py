@@ -33,11 +33,32 @@ class ImportRequest:
 
 
 def import_model(request: ImportRequest, state):
-    """Job: copy (or symlink) the model into `<models>/<kind>/`; returns the registered InstalledModel. Raises
-    UserError (missing file, unknown kind, already installed, no space) or JobCancelled (nothing is left behind)."""
+    """Job: copy (or symlink) the model into `<models>/<kind>/`; returns the registered InstalledModel. A chat
+    GGUF with a vision projector (mmproj) beside it brings the projector along, recorded as its pair, as a
+    catalog download does. Raises UserError (missing file, unknown kind, already installed, no space) or
+    JobCancelled (nothing is left behind)."""
     from app.core.models import registry
 
-    return registry.import_model(request.path, kind=request.kind, link=request.link, state=state)
+    model = registry.import_model(request.path, kind=request.kind, link=request.link, state=state)
+    if model.kind == "chat" and model.format == "gguf":
+        _import_projector(Path(request.path).expanduser(), model, request.link, state)
+    return model
+
+
+def _import_projector(source: Path, model, link: bool, state) -> None:
+    """Install the projector found beside `source` (vision/pairing.find_projector) and pair it with `model`; one
+    already installed under the same name is paired as it is."""
+    from app.core.models import registry
+    from app.core.vision import pairing
+
+    found = pairing.find_projector(source)
+    if found is None:
+        return
+    installed = next((m for m in registry.installed("mmproj") if m.path.name == found.path.name), None)
+    if installed is None:
+        # into the chat folder, beside its model (the registry lists it as kind "mmproj", never as a chat model)
+        installed = registry.import_model(found.path, kind="chat", link=link, state=state)
+    pairing.record_projector(model.path, installed.path)
 
 
 def check_installed(models: list, state) -> dict[str, str]:

@@ -55,7 +55,8 @@ def test_unreadable_files_give_a_reason(tmp_path, corpus, make, reason):
 def test_a_scanned_pdf_with_ocr_off_has_no_text_layer(tmp_path):
     with pytest.raises(ParseFailure) as info:
         parse_file(make_scanned_pdf(tmp_path / "scan.pdf"), OcrOptions(enabled=False))
-    assert str(info.value) == "no text layer (a scanned PDF?); OCR is off (turn it on in the Documents settings)"
+    assert str(info.value) == ("no text layer (a scanned PDF?); OCR is off (the Documents tab's OCR setting, or "
+                               "hearth docs index --ocr)")
 
 
 def test_pdf_encrypted_without_a_user_password_opens(tmp_path):

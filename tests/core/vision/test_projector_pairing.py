@@ -80,3 +80,19 @@ def test_recorded_projector_wins_and_text_only_model_is_told(tiny_vlm, tmp_path)
     assert pairing.recorded_projector(text_model) == mmproj_copy
     mmproj_copy.unlink()  # a recorded projector that was deleted is ignored
     assert pairing.find_projector(text_model) is None
+
+
+def test_importing_a_vision_model_brings_its_projector(tiny_vlm, tmp_path, monkeypatch):
+    """`hearth models import` / Import… of a GGUF with its mmproj beside it installs both, paired (as a catalog
+    download does); the projector is never listed as a chat model."""
+    from app.core.jobs import JobState
+    from app.core.models import jobs, registry
+    from app.core.vision import pairing
+
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "home"))
+    model_file, projector_file = tiny_vlm
+    model = jobs.import_model(jobs.ImportRequest(str(model_file)), JobState())
+    assert [m.name for m in registry.installed("chat")] == [model.name]
+    (projector,) = registry.installed("mmproj")
+    assert projector.path.name == projector_file.name and projector.path != projector_file
+    assert pairing.find_projector(model.path).path == projector.path
