@@ -7,8 +7,13 @@ Imports of the modules doing the work happen inside the jobs: the window imports
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 IMPORT = "models-import"  # one import at a time (copies can be many GB)
 STARTER = "models-starter"  # one starter-set download at a time
@@ -41,7 +46,11 @@ def import_model(request: ImportRequest, state):
 
     model = registry.import_model(request.path, kind=request.kind, link=request.link, state=state)
     if model.kind == "chat" and model.format == "gguf":
-        _import_projector(Path(request.path).expanduser(), model, request.link, state)
+        try:
+            _import_projector(Path(request.path).expanduser(), model, request.link, state)
+        except UserError as exc:  # the model itself is installed: say why its projector is not, keep the model
+            state.progress(1.0, f"{model.name} installed; its projector was not: {exc}")
+            log.warning("projector beside %s not imported: %s", request.path, exc)
     return model
 
 
