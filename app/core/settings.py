@@ -213,7 +213,9 @@ def _migrate(settings: "Settings", raw: dict) -> "Settings":
     """Bring a file written by an older Hearth up to SCHEMA_VERSION. Version 1 saved every default, so its
     chunk size of 128 tokens is the old default, not a choice: new collections get today's 200 (a collection
     already made keeps its own size)."""
-    version = raw.get("version", 1) if isinstance(raw.get("version", 1), int) else 1
+    version = raw.get("version")
+    if not isinstance(version, int):
+        version = 1
     if version < 2 and settings.documents.chunk_tokens == 128:
         settings.documents.chunk_tokens = DocumentsSettings.chunk_tokens
     settings.version = SCHEMA_VERSION
