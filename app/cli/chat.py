@@ -135,6 +135,8 @@ def run(args, state) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        if result.documents is not None and result.documents.extracted:  # the streamed reply was no answer
+            sys.stdout.write(f"\nInstead, from the sources: {result.text}\n")
         print_sources(result.documents, sys.stdout)
         note = f"; {result.note}" if result.note else ""
         print(f"[{result.completion_tokens} tokens, {result.tokens_per_s:.1f} tok/s, first token "

@@ -13,9 +13,13 @@ Figures, each a share of the questions:
   no_citation the answer cites nothing
   echo        the answer repeats the prompt's instructions (an 8-word run of them, or "do not make up an answer")
   bare        the answer is only citations ("[1]", "[1][2].")
-  retried     (new prompt only) the first reply was bare or an echo and was made again with the stricter format
-  model_gold_cited  the same, counting only citations the model wrote (not attributed ones)
-  attributed  the model cited nothing and Hearth added citations by word overlap (citations.attribute)
+  retried     (new prompt only) the first reply was bare, an echo or a pasted list of the excerpts and was made again
+              with the stricter format
+  model_gold_cited  gold_cited counting only citations the model wrote in an answer of its own (not attributed
+              ones, not a reply of source numbers only, not an extracted answer)
+  attributed  the model cited nothing and Hearth added citations by word overlap (attribution.attribute)
+  model_no_answer  the model's reply was still no answer after the retry (bare, echo or list)
+  extracted   ...and Hearth showed the sources' best-matching sentences instead (attribution.extract_answer)
   gold_given  a gold page was among the sources the model was given (retrieval's share of the result)
 
     python tests/benchmarks/rag_answers.py --devset ../shared/eval/devset --devset-corpus ~/devset-corpus \
@@ -188,14 +192,17 @@ def main() -> None:
                    "echo": echoes(result.text, instructions), "bare": bare(result.text),
                    "retried": bool(getattr(result.documents, "retried", False)),
                    "attributed": bool(use.get("attributed")),
-                   "model_gold_cited": gold_cited(use, q["gold"]) and not use.get("attributed"),
+                   "model_gold_cited": (gold_cited(use, q["gold"]) and not use.get("attributed")
+                                        and not use.get("answer_problem") and not use.get("extracted")),
+                   "model_no_answer": bool(use.get("answer_problem")), "extracted": bool(use.get("extracted")),
                    "gold_given": any(is_gold(src, q["gold"]) for src in use["sources"]),
                    "hyde_ms": (use.get("expansion_ms") or {}).get("hyde"),
                    "answer": result.text, "cited": use["cited"],
                    "sources": [f"{Path(s['file']).name}:{s['page']}" for s in use["sources"]],
                    "seconds": round(seconds[-1], 2), "tokens": result.completion_tokens}
             rows.append(row)
-            flags = " ".join(k for k in ("hint", "gold_cited", "attributed", "no_citation", "echo", "bare", "retried")
+            flags = " ".join(k for k in ("hint", "gold_cited", "attributed", "no_citation", "echo", "bare", "retried",
+                                         "extracted")
                              if row[k])
             print(f"{q['id']} {seconds[-1]:5.1f}s [{flags}] {result.text[:160]!r}", file=sys.stderr)
             if out:
@@ -208,7 +215,7 @@ def main() -> None:
     n = len(rows)
     summary = {k: round(sum(r[k] for r in rows) / n, 3) for k in
                ("hint", "gold_cited", "model_gold_cited", "attributed", "no_citation", "echo", "bare",
-                "retried", "gold_given")}
+                "retried", "model_no_answer", "extracted", "gold_given")}
     hyde = [r["hyde_ms"] for r in rows if r["hyde_ms"] is not None]
     summary.update(questions=n, s_per_answer=round(statistics.median(seconds), 2) if seconds else None,
                    hyde_ms=round(statistics.median(hyde)) if hyde else None, model=Path(model_path).name)

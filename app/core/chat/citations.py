@@ -102,8 +102,9 @@ class DocumentsUse:
     nothing_found: bool = False
     problems: list[str] = field(default_factory=list)
     retried: bool = False  # the first reply was only citations or repeated the instructions: made again, stricter
-    answer_problem: str = ""  # what is still wrong with the reply: "bare" | "echo" | "" (answer_problem())
+    answer_problem: str = ""  # what was wrong with the model's reply after the retry: "bare" | "echo" | "list" | ""
     attributed: bool = False  # the model cited nothing: `cited` were added by Hearth from word overlap (attribute)
+    extracted: bool = False  # the model wrote no answer (answer_problem): the text is the sources' best sentences
     searched_for: str = ""  # the query the search used when it was not the user's words (a rewritten follow-up)
     expansion_ms: dict = field(default_factory=dict)  # {"rewrite": ms, "hyde": ms} spent before the search
 
@@ -113,7 +114,7 @@ class DocumentsUse:
                 "sources": [s.to_json() for s in self.sources], "cited": list(self.cited),
                 "invalid_citations": list(self.invalid), "problems": list(self.problems),
                 "retried": self.retried, "answer_problem": self.answer_problem or None,
-                "attributed": self.attributed,
+                "attributed": self.attributed, "extracted": self.extracted,
                 "searched_for": self.searched_for or None, "expansion_ms": dict(self.expansion_ms)}
 
     @classmethod
@@ -124,18 +125,21 @@ class DocumentsUse:
         return cls(list(data.get("collections") or []), [Source.from_json(s) for s in data.get("sources") or []],
                    list(data.get("cited") or []), list(data.get("invalid_citations") or []),
                    bool(data.get("nothing_found")), list(data.get("problems") or []), bool(data.get("retried")),
-                   data.get("answer_problem") or "", bool(data.get("attributed")), data.get("searched_for") or "",
-                   dict(data.get("expansion_ms") or {}))
+                   data.get("answer_problem") or "", bool(data.get("attributed")), bool(data.get("extracted")),
+                   data.get("searched_for") or "", dict(data.get("expansion_ms") or {}))
 
     @property
     def note(self) -> str:
         """One line for the user when there is something to say besides the sources."""
         if self.nothing_found:
             return f"Nothing relevant was found in {names(self.collections)}."
-        if self.answer_problem == "bare":
-            return "The model answered with source numbers only: read the sources below."
-        if self.answer_problem == "echo":
-            return "The model repeated its instructions instead of answering: read the sources below."
+        what = {"bare": "answered with source numbers only", "echo": "repeated its instructions",
+                "list": "pasted the excerpts back"}.get(self.answer_problem, "")
+        if what and self.extracted:
+            return (f"The model {what} instead of answering, twice; shown instead are the sentences of the sources "
+                    "that best match the question.")
+        if what:
+            return f"The model {what} instead of answering: read the sources below."
         if self.attributed:
             return "The model cited no source; Hearth added the citations from matching words."
         return ""
@@ -211,15 +215,21 @@ _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FO
                                          "say that the documents do not say, and do not make up an answer"]), 6)
 
 
+_LISTED_BRACKET = re.compile(r"^\s*\[\s*\d+\s*\]\s*\S", re.M)
+
+
 def answer_problem(text: str) -> str:
     """What is wrong with a documents answer as a reply to a person: "bare" when it is only citations (fewer than
     three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
-    instructions (a run of six of their words), "" when neither."""
+    instructions (a run of six of their words), "list" when two or more of its lines begin with a citation ("[1] …",
+    "[2] …": the excerpts pasted back one by one instead of an answer), "" when none of these."""
     words = _WORD.findall(_CITATION.sub(" ", text))
     if len(words) < 3:
         return "bare"
     if _word_runs(text, 6) & _INSTRUCTION_RUNS:
         return "echo"
+    if len(_LISTED_BRACKET.findall(text)) >= 2:
+        return "list"
     return ""
 
 
@@ -256,34 +266,3 @@ def check_reply(text: str, use: DocumentsUse) -> tuple[str, DocumentsUse]:
     `cited` / `invalid` filled (`use` itself is not changed: it may have been handed to another thread)."""
     cleaned, cited, invalid = parse_citations(text, use.sources)
     return cleaned, replace(use, cited=cited, invalid=invalid)
-
-
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
-
-
-def attribute(text: str, sources: list[Source], min_share: float = 0.5, min_words: int = 2
-              ) -> tuple[str, list[int]]:
-    """Citations for a reply that cites nothing (post-hoc attribution by word overlap, the simplest form of
-    attributing generated text to retrieved evidence, cf. Gao et al., "RARR", ACL 2023): each sentence gets `[n]`
-    of the source sharing the most of its content words (retriever.keywords), when that source holds at least
-    `min_share` of them and at least `min_words`. Returns (text with the citations, numbers added in order)."""
-    from app.core.documents.retriever import keywords
-
-    vocab = {s.n: {w[:6] for w in keywords(s.text)} for s in sources}
-    added: list[int] = []
-
-    def cite(match: re.Match) -> str:
-        sentence = match.group(0)
-        words = {w[:6] for w in keywords(sentence)}
-        if len(words) < min_words:
-            return sentence
-        n, shared = max(((n, len(words & v)) for n, v in vocab.items()), key=lambda x: (x[1], -x[0]))
-        if shared < min_words or shared < min_share * len(words):
-            return sentence
-        if n not in added:
-            added.append(n)
-        body = sentence.rstrip()
-        end = len(body) - len(body.rstrip(".!?"))
-        return f"{body[:len(body) - end]} [{n}]{body[len(body) - end:]}{sentence[len(body):]}"
-
-    return _SENTENCE.sub(cite, text), added

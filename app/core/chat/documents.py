@@ -7,8 +7,9 @@ keep the relevant passages (citations.relevant), number them as sources, and put
 conversation (citations.build_messages), with the conversation's own system prompt kept first. The sources get the
 room the history leaves free, but at least half of the prompt budget: older turns are then dropped by the context
 policy, never the sources of the question being asked. After the reply, citations are checked against the sources
-given ([n] naming no source is removed; a reply that is only citations or repeats the instructions is made again
-with a stricter format; one in sentences that cites nothing gets citations by word overlap, marked). When nothing
+given ([n] naming no source is removed; a reply that is only citations, repeats the instructions or pastes the
+excerpts back is made again with a stricter format, and if it still is, the sources' best-matching sentences are
+shown instead, marked; one in sentences that cites nothing gets citations by word overlap, marked). When nothing
 relevant is found the model is told so and the reply is marked `nothing_found`. This is the one "answer with citations" path: the Chat tab, `hearth chat --collection`
 and `hearth docs ask` all come here.
 
@@ -24,8 +25,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.core.chat import context as ctxpolicy
+from app.core.chat.attribution import attribute, extract_answer
 from app.core.chat.citations import (ANSWER_FORMAT, NOTHING_FOUND_PROMPT, SYSTEM_PROMPT, DocumentsUse, Source,
-                                     answer_problem, attribute, build_messages, check_reply, names, relevant, to_sources)
+                                     answer_problem, build_messages, check_reply, names, relevant, to_sources)
 from app.core.errors import UserError
 
 # "Excerpts from the user's documents:", "Question:", the blank lines and the template tokens around them (~50
@@ -122,6 +124,12 @@ def retrieve(request: DocumentsRequest, question: str, retriever=None, state=Non
     return hits, [i.name for i in infos], problems
 
 
+def search_question(messages: list[dict], use: DocumentsUse) -> str:
+    """The question the sources were found for: the rewritten follow-up when there was one, else the user's
+    latest message."""
+    return use.searched_for or latest_question(messages)
+
+
 def _with_system(conversation_system: str, instructions: str) -> str:
     own = conversation_system.strip()
     return f"{own}\n\n{instructions}" if own else instructions
@@ -186,7 +194,8 @@ def prepare(model, messages: list[dict], request: DocumentsRequest, max_tokens: 
 @dataclass(frozen=True)
 class ReplyRestarted:
     """Partial: the text streamed so far is dropped; the reply is being made again (citations.answer_problem found
-    it was only citations or repeated the instructions). `problem` is what was wrong: "bare" | "echo"."""
+    it was only citations, repeated the instructions or pasted the excerpts back). `problem` is what was wrong:
+    "bare" | "echo" | "list"."""
 
     problem: str
 
@@ -196,10 +205,12 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
     """One chat turn that uses the attached collections. Returns the ChatResult with `documents` set and its text
     citation-checked. The sources are also sent as a DocumentsFound partial before the reply streams.
 
-    A reply that is only citations or repeats the instructions (citations.answer_problem; small models do) is made
-    once more, greedily, with the stricter format (citations.STRICT_FORMAT), after a ReplyRestarted partial; if
-    that one is no better, it is kept and `documents.answer_problem` says what is wrong (DocumentsUse.note). A reply
-    in sentences that cites nothing gets citations by word overlap (citations.attribute; `documents.attributed`)."""
+    A reply that is only citations, repeats the instructions or pastes the excerpts back (citations.answer_problem;
+    small models do) is made once more, greedily, with the stricter format (citations.STRICT_FORMAT), after a
+    ReplyRestarted partial; if that one is no better, `documents.answer_problem` says what was wrong and the text
+    becomes the sources' sentences that best match the question, quoted and cited (attribution.extract_answer;
+    `documents.extracted`; DocumentsUse.note says so). A reply in sentences that cites nothing gets citations by
+    word overlap (attribution.attribute; `documents.attributed`)."""
     max_tokens = int(sampling.get("max_tokens", 512))
     grounded, use = prepare(model, messages, request, max_tokens, retriever, state)
     if state is not None:
@@ -218,8 +229,13 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
             if result.stopped != "cancelled":
                 use = replace(use, answer_problem=answer_problem(result.text))
         result.text, use = check_reply(result.text, use)
-        if use.sources and not use.cited and not use.answer_problem and result.stopped != "cancelled":
-            result.text, added = attribute(result.text, use.sources)
+        if use.answer_problem:
+            # Twice no answer: the sources' own sentences that best match the question, quoted and cited.
+            text, cited = extract_answer(search_question(messages, use), use.sources)
+            if text:
+                result.text, use = text, replace(use, cited=cited, invalid=[], extracted=True)
+        elif use.sources and not use.cited and result.stopped != "cancelled":
+            result.text, added = attribute(result.text, use.sources, search_question(messages, use))
             if added:
                 use = replace(use, cited=added, attributed=True)
     result.documents = use

@@ -1,7 +1,8 @@
 """Citations: numbering sources, the prompt that carries them, and checking a reply's [n] against them."""
 
+from app.core.chat.attribution import attribute, extract_answer
 from app.core.chat.citations import (ANSWER_FORMAT, STRICT_FORMAT, SYSTEM_PROMPT, DocumentsUse, Source, answer_problem,
-                                     attribute, build_messages, check_reply, parse_citations, relevant)
+                                     build_messages, check_reply, parse_citations, relevant)
 from app.core.documents.retriever import Hit
 
 
@@ -68,9 +69,13 @@ def test_answer_problem_finds_bare_citations_and_echoed_instructions():
     # the old prompt's instruction, echoed word for word by Qwen2.5-0.5B, and the new one's example sentence
     assert answer_problem("The documents do not say, and do not make up an answer.") == "echo"
     assert answer_problem("Answer the question in one to three sentences and cite the excerpt numbers") == "echo"
-    # answers are answers, short ones and the "not covered" reply included
+    # the excerpts pasted back one per line (Qwen2.5-0.5B on devset d05/d15), not an answer
+    assert answer_problem('[1] set ytics (1,2,3) #displays "1.0"\n[2] set ytics (1,2,3) #displays "1.0"') == "list"
+    # answers are answers, short ones and the "not covered" reply included, one that starts with its citation too
     for fine in ("Use set xdata time to read dates [1].", "Run git stash [2].", "The excerpts say nothing about it.",
-                 "The default terminal comes from GNUTERM, if defined [1][3]."):
+                 "The default terminal comes from GNUTERM, if defined [1][3].",
+                 "[1] Git expects files with Unix line endings.\nSet core.autocrlf to fix it [2].",
+                 "- set key outside [1]\n- set key below [2]"):
         assert answer_problem(fine) == "", fine
 
 
@@ -89,3 +94,36 @@ def test_a_reply_without_citations_gets_them_from_word_overlap_and_says_so():
     assert added == [1, 2]
     assert attribute("Bake bread at home.", sources) == ("Bake bread at home.", [])
     assert "Hearth added the citations" in DocumentsUse(["m"], sources, [1], attributed=True).note
+
+
+def test_attribution_cites_whole_sentences_of_prose_only():
+    sources = [Source(1, "/d/fit.pdf", 4, 4, "", "By default fit writes its log to the file fit.log in the current "
+                      "directory; see set fit (p. 144) for the other settings.", 1.0),
+               Source(2, "/d/plot.pdf", 9, 9, "", "The command set key outside moves the legend box to the right of "
+                      "the graph, outside the plotting area.", 0.5)]
+    # a full stop inside a file name or after "p" does not end a sentence: no "fit [1].log", no "(p [1]. 144)"
+    text, added = attribute("It writes the log to fit.log in the current directory, see set fit (p. 144).", sources)
+    assert text == "It writes the log to fit.log in the current directory, see set fit (p. 144) [1]." and added == [1]
+    # code (fenced or inline) is never cited into, nor split at its full stops
+    reply = "Type `set key outside.` first.\n```\nset key outside\n```\nThis moves the legend box to the right."
+    text, added = attribute(reply, sources)
+    assert text == ("Type `set key outside.` first [2].\n```\nset key outside\n```\n"
+                    "This moves the legend box to the right [2].") and added == [2]
+    # a sentence that only restates the question (or invents beyond it) is not evidence of any source
+    question = "How do I move the legend box outside the graph?"
+    assert attribute("You move the legend box outside the graph.", sources, question) == (
+        "You move the legend box outside the graph.", [])
+    assert attribute("You move the legend box with the mouse wheel and a kitten.", sources, question)[1] == []
+
+
+def test_an_extracted_answer_quotes_the_sentences_that_best_match_the_question():
+    sources = [Source(1, "/d/a.pdf", 2, 2, "", "Mount the heater on a solid wall. Use the four screws supplied.", 1.0),
+               Source(2, "/d/a.pdf", 3, 3, "", "Error code XK-4471-Q means the tilt sensor tripped: stand the unit "
+                      "upright and press reset. A blinking amber light means the probe is disconnected.", 0.5)]
+    text, cited = extract_answer("What does error code XK-4471-Q mean?", sources)
+    assert text == ("“Error code XK-4471-Q means the tilt sensor tripped: stand the unit upright and press reset.” "
+                    "[2]") and cited == [2]
+    assert extract_answer("Who painted the Mona Lisa?", sources) == ("", [])
+    use = DocumentsUse(["manual"], sources, cited, retried=True, answer_problem="bare", extracted=True)
+    assert "best match the question" in use.note and "source numbers only" in use.note
+    assert DocumentsUse.from_json(use.to_json()) == use

@@ -106,3 +106,19 @@ def test_prompt_lookup_decoding_gives_the_same_greedy_answer(qwen_gguf):
         assert model._llm.draft_model is None  # switched on for that reply only
     finally:
         model.close()
+
+
+def test_a_model_that_twice_gives_no_answer_is_replaced_by_the_sources_best_sentence(qwen_engine, manual):
+    # An output grammar (GBNF, as JSON mode uses) holds the real model to source numbers only, as small models
+    # sometimes answer unasked: the retry cannot fix it, so the reply becomes the best-matching source sentence.
+    partials = []
+    req = DocumentsRequest(["manual"], k=3)
+    messages = [{"role": "user", "content": "What does error code XK-4471-Q mean?"}]
+    result = qwen_engine.reply(ReplyRequest(messages, dict(GREEDY), documents=req, grammar='root ::= "[1] [2] [3]"'),
+                               JobState(on_partial=partials.append))
+    use = result.documents
+    assert use.retried and use.answer_problem == "bare" and use.extracted
+    assert any(type(p).__name__ == "ReplyRestarted" for p in partials)
+    assert "tilt sensor tripped" in result.text and result.text.endswith("[1]")
+    assert use.cited == [1] and (use.sources[0].file, use.sources[0].page) == (manual, 3)
+    assert "best match the question" in use.note
