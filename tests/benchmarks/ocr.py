@@ -12,7 +12,11 @@ Pages: A4 pages of English text rendered with Pillow at 150 dpi and saved as a P
 Also printed: CPU seconds per page (all threads; steadier than wall time on a shared machine) and the share of
 the page's words each one read (bag of words against the text drawn).
 
-    python tests/benchmarks/ocr.py [--pages 3] [--runs 3]
+With `--word-space 0.5` the pages are set with narrow word spaces (justified or condensed print), where PP-OCR
+runs words together ("technicianwas"); Hearth splits them again (app/core/documents/wordsplit.py), raw RapidOCR
+does not, which the words-read figures show.
+
+    python tests/benchmarks/ocr.py [--pages 3] [--runs 3] [--word-space 1.0]
 
 Last line: {"ocr_pages_per_s", "raw_ocr_pages_per_s", "ocr_ratio", "ocr_cpu_s_per_page", "raw_cpu_s_per_page",
 "ocr_word_recall", "raw_word_recall"}.
@@ -50,6 +54,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--word-space", type=float, default=1.0,
+                        help="spaces between words as a share of the font's (0.5: narrow, as in justified print, "
+                             "where PP-OCR runs words together)")
     args = parser.parse_args()
 
     import numpy as np
@@ -63,7 +70,7 @@ def main() -> int:
     texts = [(PARAGRAPH * 4)[i * 37:] for i in range(args.pages)]  # a different start on each page
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "scan.pdf"
-        pages = [picture(t, size=(1240, 1754), font_size=26) for t in texts]
+        pages = [picture(t, size=(1240, 1754), font_size=26, word_space=args.word_space) for t in texts]
         pages[0].save(pdf, "PDF", save_all=True, append_images=pages[1:], resolution=150)
         document = pdfium.PdfDocument(str(pdf))
         rendered = [ocr.render_page(document[i]) for i in range(len(document))]

@@ -10,6 +10,9 @@ down (a third of a test page came out as garbage, and slower). Instead the page'
 side and is turned a quarter; the classifier then votes on pieces of the widest lines whether the page is upside
 down, and only then is the page recognised (or recognised again).
 
+PP-OCR sometimes drops the space between two English words; the text is stored with such words split again
+(wordsplit.py), for search and for display alike.
+
 Cost on 2 busy cores: ~10–20 s for a full A4 page of text at 170 dpi, almost all of it recognition
 (tests/benchmarks/ocr.py measures it).
 """
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from app.core.documents import wordsplit
 
 OCR_OFF = "OCR is off"  # in the reason of a file whose pages were skipped for it: a scan with OCR on retries it
 OCR_ON_HINT = "the Documents tab's OCR setting, or hearth docs index --ocr"  # how to turn it on, after OCR_OFF
@@ -190,7 +195,8 @@ def _upside_down(engine, pixels: np.ndarray, boxes: np.ndarray) -> bool:
 
 def _assemble(result, rotation: int) -> OcrText:
     """Lines in reading order: boxes on one row joined by a space, rows by a newline, a blank line before a row
-    whose gap to the previous one is over 1.2 line heights (a new paragraph)."""
+    whose gap to the previous one is over 1.2 line heights (a new paragraph); words the recogniser ran together
+    written apart (wordsplit: "technicianwas" → "technician was"), so keyword search finds them."""
     texts = getattr(result, "txts", None) or ()
     if not texts:
         return OcrText("", 0, 0.0, rotation)
@@ -219,7 +225,7 @@ def _assemble(result, rotation: int) -> OcrText:
         previous_bottom = max(bottoms[i] for i in row)
     chars = sum(len(t) for t in texts)
     confidence = sum(len(t) * s for t, s in zip(texts, scores)) / chars if chars else 0.0
-    return OcrText("".join(parts), len(rows), float(confidence), rotation)
+    return OcrText(wordsplit.split_merged_words("".join(parts)), len(rows), float(confidence), rotation)
 
 
 def render_scale(width_pt: float, height_pt: float) -> float:

@@ -10,7 +10,8 @@ or BM25 mode are merged by RRF (their scores are on different scales); `fusion="
 weighted RRF too. Duplicate pages are collapsed in the ranked list (collapse_pages). The dense share shrinks with the share of
 the query's tokens the embedder does not know (_known_share): its vector of [UNK]s is close to any text of
 [UNK]s. Near-duplicate passages are collapsed in each list and in the result (collapse_near_duplicates), so copies
-of one passage cannot fill the ranks."""
+of one passage cannot fill the ranks. Tables of contents and indexes (toc.is_listing: dot leaders with page numbers)
+are demoted by TOC_FACTOR in every mode: they share words with any question but answer none."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.documents import embedder as embedders
-from app.core.documents import fts, ocr
+from app.core.documents import fts, ocr, toc
 from app.core.documents.store import FIELD_WEIGHTS, ChunkRow, CollectionInfo, Store
 
 MODES = ("hybrid", "dense", "bm25")
@@ -46,6 +47,12 @@ who whom why will with would you your yours yourself yourselves whats hows""".sp
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPLIT_SPACELESS = re.compile(f"({fts.SPACELESS_RUN.pattern})")
 _DIGITS = re.compile(r"\d+")
+# A table of contents / index passage's score is multiplied by this (its distance to 0 shrunk, for a negative one)
+# so it ranks below answering passages of comparable score yet stays findable (issue 16). Dev set (rag_quality.py),
+# 1.0 → 0.8: hybrid R@1 / R@5 / MRR@10 / nDCG@10 0.72 / 0.92 / 0.807 / 0.756 → 0.72 / 0.92 / 0.807 / 0.758, dense
+# 0.64 / 0.86 / 0.743 / 0.709 → 0.68 / 0.88 / 0.774 / 0.735, BM25 unchanged (0.38 / 0.68 / 0.514); R-manual
+# questions on one index: hybrid unchanged, dense R@1 0.585 → 0.610, MRR@10 0.712 → 0.730.
+TOC_FACTOR = 0.8
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word 3-shingles above which two passages say the same thing
 
 
@@ -196,6 +203,7 @@ class Retriever:
                           for kind, weight, ranked in lists], options.rrf_k)
         else:
             fused = {(info.id, cid): s for _, _, ranked in lists for cid, info, s in ranked}
+        demote_listings(fused, texts)
         order = sorted(fused, key=lambda k: fused[k], reverse=True)
         order = collapse_near_duplicates(order, texts)  # and across the lists
         if options.collapse_pages:
@@ -208,7 +216,7 @@ class Retriever:
         if options.reranker and hits:
             reranker = embedders.get_reranker(options.reranker)
             for hit, s in zip(hits, reranker.score(query, [_passage(h) for h in hits])):
-                hit.rerank = hit.score = s
+                hit.rerank = hit.score = demoted(s) if toc.is_listing(hit.text) else s
             hits.sort(key=lambda h: h.score, reverse=True)
         hits = hits[:options.k]
         self._fill_similarity(hits, infos, query)
@@ -339,6 +347,20 @@ def _convex(lists, sims: dict, alpha: float) -> dict:
     for key in fused:
         fused[key] += alpha * dense_weight * sims.get(key, 0.0)
     return fused
+
+
+def demoted(score: float) -> float:
+    """A listing's score: moved towards 0 by TOC_FACTOR of its size (so a negative score drops too)."""
+    return score - (1.0 - TOC_FACTOR) * abs(score)
+
+
+def demote_listings(scores: dict, texts: dict) -> None:
+    """Demote, in place, the scores of passages that are tables of contents or indexes (toc.is_listing), so they
+    rank after answering passages of comparable score but stay in the list."""
+    for key, score in scores.items():
+        text = texts.get(key)
+        if text and toc.is_listing(text):
+            scores[key] = demoted(score)
 
 
 def _rrf(lists, rrf_k: int) -> dict:

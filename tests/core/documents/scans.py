@@ -19,16 +19,25 @@ SCAN_PAGES = [
 ]
 
 
-def picture(text: str, size: tuple[int, int] = (1240, 620), font_size: int = 34):
-    """A white greyscale picture of `text` (wrapped) in black, like a scanned page."""
+def picture(text: str, size: tuple[int, int] = (1240, 620), font_size: int = 34, word_space: float = 1.0):
+    """A white greyscale picture of `text` (wrapped) in black, like a scanned page. `word_space`: the width of
+    the spaces between words, as a share of the font's own (below 1: narrow spacing, as in justified or condensed
+    print, where PP-OCR runs words together)."""
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.new("L", size, 255)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=font_size)
+    space = draw.textlength(" ", font=font) * word_space
     y = 60
     for line in textwrap.wrap(text, max(20, int(size[0] / (font_size * 0.56)))):
-        draw.text((60, y), line, fill=0, font=font)
+        if word_space == 1.0:
+            draw.text((60, y), line, fill=0, font=font)
+        else:
+            x = 60.0
+            for word in line.split(" "):
+                draw.text((x, y), word, fill=0, font=font)
+                x += draw.textlength(word, font=font) + space
         y += int(font_size * 1.5)
     return image
 
