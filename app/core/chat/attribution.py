@@ -86,20 +86,23 @@ def extract_answer(question: str, sources: list, max_sentences: int = 2, max_wor
     and cited. Scoring: shared question stems / sqrt(sentence stems) (a length-normalised overlap, as in classic
     sentence-retrieval baselines, cf. Allan et al., "Retrieval and novelty detection at the sentence level",
     SIGIR 2003), earlier sources first on ties; sentences over `max_words` words or with fewer than 3 are skipped;
-    a sentence after the first needs two shared words and 0.6 of the best score.
-    Returns (the text, the cited source numbers), or ("", []) when no sentence shares a question word."""
+    a sentence after the first needs two shared words and 0.6 of the best score; questions are skipped (a FAQ's
+    heading repeats the question, it does not answer it), and every sentence must share two question words (one when
+    the question has only one). Returns (the text, the cited source numbers), or ("", []) when no sentence
+    qualifies."""
     asked = _stems(question)
+    need = min(2, len(asked))  # one shared word ("default") is chance, not an answer
     scored = []
     for source in sources:
         text = " ".join(source.text.split())
         for start, end, code in sentences(text):
             sentence = text[start:end].strip()
             count = len(sentence.split())
-            if code or count < 3 or count > max_words:
-                continue
+            if code or count < 3 or count > max_words or sentence.rstrip("”\"')").endswith("?"):
+                continue  # a question (a FAQ's heading) answers nothing
             stems = _stems(sentence)
             shared = len(asked & stems)
-            if shared:
+            if shared and shared >= need:
                 scored.append((shared / math.sqrt(len(stems) or 1), -source.n, sentence, source.n, shared))
     scored.sort(key=lambda x: (x[0], x[1]), reverse=True)
     picked, seen = [], set()

@@ -215,20 +215,35 @@ _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FO
                                          "say that the documents do not say, and do not make up an answer"]), 6)
 
 
-_LISTED_BRACKET = re.compile(r"^\s*\[\s*\d+\s*\]\s*\S", re.M)
+_LISTED = re.compile(r"^\s*\[\s*\d+\s*\]\s*(\S.*)$", re.M)
+_EXCERPT_HEADER = re.compile(r"\bExcerpt\s+\d+\b")
+_LABEL = re.compile(r"\bExcerpt\b|\.(?:pdf|html?|txt|md|docx?)\b|\bpages?\s+\d+", re.I)
+
+
+def _pasted_list(text: str) -> bool:
+    """Two or more lines that begin with a citation ("[1] …", "[2] …") and either say the same thing or are the
+    excerpts' own headers ("[1] manual.pdf, page 183"), or the prompt's "Excerpt n" headers copied twice or more:
+    the excerpts pasted back, not an answer. Distinct sentences each led by their citation are an answer."""
+    if len(_EXCERPT_HEADER.findall(text)) >= 2:  # "[Excerpt 1] … [Excerpt 2] …": the prompt's headers copied
+        return True
+    listed = [" ".join(m.group(1).lower().split()) for m in _LISTED.finditer(text)]
+    if len(listed) < 2:
+        return False
+    return len(set(listed)) < len(listed) or sum(bool(_LABEL.search(line)) and len(line.split()) <= 8
+                                                 for line in listed) >= 2
 
 
 def answer_problem(text: str) -> str:
     """What is wrong with a documents answer as a reply to a person: "bare" when it is only citations (fewer than
     three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
-    instructions (a run of six of their words), "list" when two or more of its lines begin with a citation ("[1] …",
-    "[2] …": the excerpts pasted back one by one instead of an answer), "" when none of these."""
+    instructions (a run of six of their words), "list" when it pastes the excerpts back, one per line, repeated or as
+    their headers (_pasted_list), "" when none of these."""
     words = _WORD.findall(_CITATION.sub(" ", text))
     if len(words) < 3:
         return "bare"
     if _word_runs(text, 6) & _INSTRUCTION_RUNS:
         return "echo"
-    if len(_LISTED_BRACKET.findall(text)) >= 2:
+    if _pasted_list(text):
         return "list"
     return ""
 

@@ -209,7 +209,8 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
     small models do) is made once more, greedily, with the stricter format (citations.STRICT_FORMAT), after a
     ReplyRestarted partial; if that one is no better, `documents.answer_problem` says what was wrong and the text
     becomes the sources' sentences that best match the question, quoted and cited (attribution.extract_answer;
-    `documents.extracted`; DocumentsUse.note says so). A reply in sentences that cites nothing gets citations by
+    `documents.extracted`; DocumentsUse.note says so), or, when no sentence matches well enough and the reply is
+    only citations or the instructions, the note itself. A reply in sentences that cites nothing gets citations by
     word overlap (attribution.attribute; `documents.attributed`)."""
     max_tokens = int(sampling.get("max_tokens", 512))
     grounded, use = prepare(model, messages, request, max_tokens, retriever, state)
@@ -234,6 +235,8 @@ def reply(model, messages: list[dict], request: DocumentsRequest, *, state=None,
             text, cited = extract_answer(search_question(messages, use), use.sources)
             if text:
                 result.text, use = text, replace(use, cited=cited, invalid=[], extracted=True)
+            elif use.answer_problem in ("bare", "echo"):  # "[1] [2]" or the instructions: say so instead
+                result.text, use = f"({use.note})", replace(use, cited=[], invalid=[])
         elif use.sources and not use.cited and result.stopped != "cancelled":
             result.text, added = attribute(result.text, use.sources, search_question(messages, use))
             if added:

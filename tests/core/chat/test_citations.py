@@ -71,6 +71,10 @@ def test_answer_problem_finds_bare_citations_and_echoed_instructions():
     assert answer_problem("Answer the question in one to three sentences and cite the excerpt numbers") == "echo"
     # the excerpts pasted back one per line (Qwen2.5-0.5B on devset d05/d15), not an answer
     assert answer_problem('[1] set ytics (1,2,3) #displays "1.0"\n[2] set ytics (1,2,3) #displays "1.0"') == "list"
+    assert answer_problem("[1] Debian Reference en.pdf, page 183\n[2] Debian Reference en.pdf, page 191") == "list"
+    # distinct sentences, each led by its citation, answer (d45): not a pasted list
+    assert answer_problem("[1] Such links are placed in separate development packages.\n[2] They are usually "
+                          "named libfoo-dev.") == ""
     # answers are answers, short ones and the "not covered" reply included, one that starts with its citation too
     for fine in ("Use set xdata time to read dates [1].", "Run git stash [2].", "The excerpts say nothing about it.",
                  "The default terminal comes from GNUTERM, if defined [1][3].",
@@ -124,6 +128,9 @@ def test_an_extracted_answer_quotes_the_sentences_that_best_match_the_question()
     assert text == ("“Error code XK-4471-Q means the tilt sensor tripped: stand the unit upright and press reset.” "
                     "[2]") and cited == [2]
     assert extract_answer("Who painted the Mona Lisa?", sources) == ("", [])
+    # one shared word is chance ("default"), and a question repeated by a FAQ heading answers nothing
+    assert extract_answer("Which paper is the default when printing?", [
+        Source(1, "/d/faq.pdf", 1, 1, "", "Default size is letter. Why is printing so slow on paper?", 1.0)]) == ("", [])
     use = DocumentsUse(["manual"], sources, cited, retried=True, answer_problem="bare", extracted=True)
     assert "best match the question" in use.note and "source numbers only" in use.note
     assert DocumentsUse.from_json(use.to_json()) == use

@@ -122,3 +122,10 @@ def test_a_model_that_twice_gives_no_answer_is_replaced_by_the_sources_best_sent
     assert "tilt sensor tripped" in result.text and result.text.endswith("[1]")
     assert use.cited == [1] and (use.sources[0].file, use.sources[0].page) == (manual, 3)
     assert "best match the question" in use.note
+    # no sentence of the sources matches: the reply says what happened instead of showing "[1] [2] [3]"
+    req = DocumentsRequest(["manual"], k=3, min_similarity=0.0)
+    result = qwen_engine.reply(ReplyRequest([{"role": "user", "content": "Who painted the Mona Lisa?"}], dict(GREEDY),
+                                            documents=req, grammar='root ::= "[1] [2] [3]"'), JobState())
+    use = result.documents
+    assert use.sources and use.answer_problem == "bare" and not use.extracted and use.cited == []
+    assert result.text == f"({use.note})" and "source numbers only" in result.text
