@@ -21,13 +21,18 @@ MIN_SIMILARITY = 0.30  # cosine similarity below which a passage does not count 
 # the documents do not say, and do not make up an answer" was repeated word for word; a fixed "not covered" reply
 # at the end became the answer to everything; an example sentence was copied; "[n] file, page" headers with "end
 # each sentence with [n]" made it copy the header and the passage. This form gets sentences; when they cite
-# nothing, attribute() adds citations by word overlap (marked as Hearth's, not the model's).
+# nothing, attribution.attribute() adds citations by word overlap (marked as Hearth's, not the model's). The closing
+# request asks for the excerpt number after each sentence: on all 50 devset questions (tuned-on for this choice) the
+# model then cited a gold page itself in 0.42 of its answers against 0.30 with "cite the excerpt numbers in square
+# brackets", and left 0.06 uncited instead of 0.42 (tests/benchmarks/rag_answers.py).
 SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the user's question from the numbered excerpts of their documents. Write "
     "full sentences and put the excerpt number in square brackets after each sentence, like [1]. If the excerpts "
     "say nothing about the question, say so.")
-ANSWER_FORMAT = "Answer the question in one to three sentences and cite the excerpt numbers in square brackets."
-# The second try, when the first reply was only citations or repeated the instructions (see answer_problem).
+ANSWER_FORMAT = ("Answer the question in one to three sentences. End each sentence with the number of the excerpt "
+                 "it comes from in square brackets, like [2].")
+# The second try, when the first reply was only citations, repeated the instructions or pasted the excerpts back
+# (see answer_problem).
 STRICT_FORMAT = (
     "Write one or two complete sentences that answer the question above, using the words of the excerpts. End "
     "each sentence with its excerpt number, for example [1].")
@@ -216,16 +221,14 @@ _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FO
 
 
 _LISTED = re.compile(r"^\s*\[\s*\d+\s*\]\s*(\S.*)$", re.M)
-_EXCERPT_HEADER = re.compile(r"\bExcerpt\s+\d+\b")
 _LABEL = re.compile(r"\bExcerpt\b|\.(?:pdf|html?|txt|md|docx?)\b|\bpages?\s+\d+", re.I)
 
 
 def _pasted_list(text: str) -> bool:
     """Two or more lines that begin with a citation ("[1] …", "[2] …") and either say the same thing or are the
-    excerpts' own headers ("[1] manual.pdf, page 183"), or the prompt's "Excerpt n" headers copied twice or more:
-    the excerpts pasted back, not an answer. Distinct sentences each led by their citation are an answer."""
-    if len(_EXCERPT_HEADER.findall(text)) >= 2:  # "[Excerpt 1] … [Excerpt 2] …": the prompt's headers copied
-        return True
+    excerpts' own headers ("[1] manual.pdf, page 183"): the excerpts pasted back, not an answer. Distinct sentences
+    each led by their citation are an answer (and so, measured on the devset, is "[1] [Excerpt 1] …": it holds the
+    passage's words more often than an extracted sentence does)."""
     listed = [" ".join(m.group(1).lower().split()) for m in _LISTED.finditer(text)]
     if len(listed) < 2:
         return False
