@@ -297,7 +297,10 @@ async def _respond(request: Request, stream: JobStream, body: Sampled, model, ki
 
     include_usage = bool((body.stream_options or {}).get("include_usage"))
     # The background task also runs when the client left before the events began (their `finally` never ran).
-    return EventSourceResponse(_events(stream, ident, model.id, kind, use_tools, include_usage), ping=10,
+    # An answer from collections may be made twice or replaced by the sources' sentences (chat/documents.py), and
+    # streamed text cannot be taken back: it is sent as one piece when final (pings keep the connection alive).
+    whole = bool(getattr(body, "collections", None))
+    return EventSourceResponse(_events(stream, ident, model.id, kind, use_tools, include_usage, whole), ping=10,
                                background=BackgroundTask(stream.close))
 
 
@@ -341,7 +344,9 @@ def _chunk(ident: str, model_id: str, kind: str, created: int, delta: dict | str
     return json.dumps(data, ensure_ascii=False)
 
 
-async def _events(stream: JobStream, ident: str, model_id: str, kind: str, use_tools: bool, include_usage: bool):
+async def _events(stream: JobStream, ident: str, model_id: str, kind: str, use_tools: bool, include_usage: bool,
+                  whole: bool = False):
+    """The SSE events of a streamed reply; `whole`: the text is sent once, final (a documents answer)."""
     created = models.now()
     held = toolcalls.ToolCallFilter() if use_tools else None
     piece = (lambda text: text) if kind == "text" else (lambda text: {"content": text})
@@ -349,7 +354,7 @@ async def _events(stream: JobStream, ident: str, model_id: str, kind: str, use_t
         if kind == "chat":
             yield {"data": _chunk(ident, model_id, kind, created, {"role": "assistant", "content": ""})}
         async for partial in stream:
-            if isinstance(partial, Token):
+            if isinstance(partial, Token) and not whole:
                 text = held.feed(partial.text) if held is not None else partial.text
                 if text:
                     yield {"data": _chunk(ident, model_id, kind, created, piece(text))}
@@ -361,6 +366,10 @@ async def _events(stream: JobStream, ident: str, model_id: str, kind: str, use_t
             return
         finish = FINISH.get(result.stopped, "stop")
         extra = {"documents": result.documents.to_json()} if result.documents is not None else {}
+        if whole and result.text:
+            text = held.feed(result.text) if held is not None else result.text
+            if text:
+                yield {"data": _chunk(ident, model_id, kind, created, piece(text))}
         if held is not None:
             rest, calls = held.finish()
             if rest:

@@ -206,3 +206,11 @@ def test_collections_extension_answers_from_documents_with_sources(gemma_api, mo
     last = [c for c in chunks if c.choices and c.choices[0].finish_reason][-1]
     streamed = last.model_extra["documents"]
     assert streamed["sources"][0]["page"] == 3 and "“gone” no longer exists" in streamed["problems"][0]
+    # A reply of source numbers only (held there by a grammar) is made again and then replaced by the sources' best
+    # sentence: streamed, only that final text is sent, as unstreamed (never "[1] [2] [3]" twice, then the answer).
+    bare = {"collections": ["manual"], "grammar": 'root ::= "[1] [2] [3]"'}
+    whole = client.chat.completions.create(model=MODEL, messages=question, max_tokens=16, extra_body=bare, **GREEDY)
+    assert whole.model_extra["documents"]["extracted"] and "tilt sensor" in whole.choices[0].message.content
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, max_tokens=16, stream=True,
+                                                 extra_body=bare, **GREEDY))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
