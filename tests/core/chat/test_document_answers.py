@@ -129,3 +129,15 @@ def test_a_model_that_twice_gives_no_answer_is_replaced_by_the_sources_best_sent
     use = result.documents
     assert use.sources and use.answer_problem == "bare" and not use.extracted and use.cited == []
     assert result.text == f"({use.note})" and "source numbers only" in result.text
+
+
+def test_a_follow_up_to_a_base_model_is_searched_with_the_conversation(engine, manual):
+    # The real Gemma-3-270M (a base model: no chat template) rewrites or, failing that, the earlier question joins
+    # the follow-up: either way "What about its warranty?" is searched with the heater it is about.
+    follow_up = {"role": "user", "content": "What about its warranty?"}
+    rewritten, ms = query.rewrite_followup(engine.model, [*CLEANING, follow_up])
+    assert ms > 0 and "warranty" in rewritten.lower() and re.search(r"heater|lumen|clean", rewritten, re.I)
+    result, _ = ask(engine, [*CLEANING, follow_up])
+    use = result.documents
+    assert use.searched_for == rewritten
+    assert (manual, 4) in [(s.file, s.page) for s in use.sources]  # the warranty page is among the sources given
