@@ -146,7 +146,8 @@ class DocumentsUse:
         if what:
             return f"The model {what} instead of answering: read the sources below."
         if self.attributed:
-            return "The model cited no source; Hearth added the citations from matching words."
+            none = "no existing source" if self.invalid else "no source"
+            return f"The model cited {none}; Hearth added the citations from matching words."
         return ""
 
 
@@ -216,7 +217,7 @@ def _word_runs(text: str, n: int) -> set[str]:
 
 
 _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FORMAT,
-                                         "Answer (cite sources as [n]):",
+                                         "Answer (cite sources as [n]):", "Excerpts from the user's documents:",
                                          "say that the documents do not say, and do not make up an answer"]), 6)
 
 
@@ -224,11 +225,20 @@ _LISTED = re.compile(r"^\s*\[\s*\d+\s*\]\s*(\S.*)$", re.M)
 _LABEL = re.compile(r"\bExcerpt\b|\.(?:pdf|html?|txt|md|docx?)\b|\bpages?\s+\d+", re.I)
 
 
+def _word_list(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
 def _pasted_list(text: str) -> bool:
     """Two or more lines that begin with a citation ("[1] …", "[2] …") and either say the same thing or are the
-    excerpts' own headers ("[1] manual.pdf, page 183"): the excerpts pasted back, not an answer. Distinct sentences
+    excerpts' own headers ("[1] manual.pdf, page 183"), or any five words said three times over ("[2] Chapter 1:
+    Introduction [4] Chapter 1: Introduction …"): the excerpts pasted back, not an answer. Distinct sentences
     each led by their citation are an answer (and so, measured on the devset, is "[1] [Excerpt 1] …": it holds the
     passage's words more often than an extracted sentence does)."""
+    runs = _word_list(_CITATION.sub(" ", text))
+    grams = [" ".join(runs[i:i + 5]) for i in range(len(runs) - 4)]
+    if grams and max(grams.count(g) for g in set(grams)) >= 3:  # one heading pasted over and over
+        return True
     listed = [" ".join(m.group(1).lower().split()) for m in _LISTED.finditer(text)]
     if len(listed) < 2:
         return False

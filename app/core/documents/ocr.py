@@ -45,6 +45,10 @@ class OcrUnavailable(Exception):
     """RapidOCR or its models are missing; str(exc) says which."""
 
 
+# A picture whose OCR'd text has fewer letters and digits than this found no text (a sunset's sun read as "O").
+MIN_ALNUM = 3
+
+
 @dataclass
 class OcrText:
     """What OCR read on one picture: `text` in reading order (lines joined by newlines, a blank line where the
@@ -225,7 +229,10 @@ def _assemble(result, rotation: int) -> OcrText:
         previous_bottom = max(bottoms[i] for i in row)
     chars = sum(len(t) for t in texts)
     confidence = sum(len(t) * s for t, s in zip(texts, scores)) / chars if chars else 0.0
-    return OcrText(wordsplit.split_merged_words("".join(parts)), len(rows), float(confidence), rotation)
+    text = "".join(parts)
+    if sum(c.isalnum() for c in text) < MIN_ALNUM:  # a disc read as "O", a stray mark: not text
+        return OcrText("", 0, 0.0, rotation)
+    return OcrText(wordsplit.split_merged_words(text), len(rows), float(confidence), rotation)
 
 
 def render_scale(width_pt: float, height_pt: float) -> float:

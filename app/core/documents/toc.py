@@ -10,7 +10,8 @@ Detection reads the passage text only, so it works on collections indexed before
 1. Dot leaders: a run of at least four dots (or middle dots, ellipses; spaces between them allowed, as in
    ". . . . 8") followed by a page number, arabic or roman ("Vectors ........ 8", "Classes ...... 16, 52").
    A passage with at least one such entry per LEADER_WORDS words is a listing (a short tail of a contents page,
-   "21 5.4 The array() function ........ 22", too).
+   "21 5.4 The array() function ........ 22", too), and so is one with three or more entries, one per
+   LONG_LEADER_WORDS words (R-FAQ's contents: "7.32 How do I save a plot to a PDF file? ........ 38", long titles).
    Stored passages join a paragraph's lines with spaces (chunker.clean), so this is counted over the whole text,
    not per line.
 2. Lines ending in page numbers (text that still has its line breaks): at least LINES_MIN lines, LINE_SHARE of
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import re
 
-LEADER_WORDS = 15  # a listing has at least one dot-leader entry per this many words
+LEADER_WORDS = 15  # a listing has at least one dot-leader entry per this many words…
+LONG_LEADER_WORDS = 25  # …or, with three or more, per this many (a FAQ's contents: long question titles)
 LINES_MIN = 5
 LINE_SHARE = 0.6
 ASCENDING_SHARE = 0.7  # share of successive trailing page numbers that do not decrease (rule 2)
@@ -45,8 +47,8 @@ def is_listing(text: str) -> bool:
     """Whether a passage is a table of contents or an index (the module notes give the rules and thresholds).
 
     text: the passage as stored (any length; "" is not a listing). Returns a bool; raises nothing."""
-    entries = leader_entries(text)
-    if entries and entries * LEADER_WORDS >= len(_WORD.findall(text)):
+    entries, words = leader_entries(text), len(_WORD.findall(text))
+    if entries and (entries * LEADER_WORDS >= words or (entries >= 3 and entries * LONG_LEADER_WORDS >= words)):
         return True
     lines = [line.strip() for line in text.splitlines() if len(line.strip()) > 2]
     if len(lines) < LINES_MIN:

@@ -12,7 +12,8 @@ words from Wikipedia. It is applied only where it is safe:
 - a token of letters only, at least MIN_LENGTH long, not joined to digits, '_', '-', '/', '@', an apostrophe or
   a dot (identifiers, file names, URLs, e-mail addresses stay), except a full stop before a capital (a sentence
   end the space after was lost from: "evaporator.Cleanthe");
-- all lower case, or one capital then lower case ("Thetechnician"); CamelCase and ACRONYMS stay;
+- all lower case, or one capital then lower case when a part is a function word ("Thetechnician", "Cleanthe"; a
+  capitalised "Quillfeather" may be a name and stays); CamelCase and ACRONYMS stay;
 - not itself a word of wordninja's vocabulary (names and rare words in it stay);
 - the split has two to MAX_PARTS parts, each among the COMMON_RANK most frequent words, and a part shorter than
   three letters is a function word (SHORT_WORDS): "ofthe" → "of the", but an unknown name is not cut into
@@ -73,6 +74,8 @@ def _split(token: str) -> str:
         word = part.lower()
         if costs.get(word, math.inf) > limit or (len(word) < 4 and word not in SHORT_WORDS):
             return token
+    if token[0].isupper() and not any(p.lower() in SHORT_WORDS for p in parts):
+        return token  # "Quillfeather" is a name as often as two words; "Thetechnician", "Cleanthe" are not names
     return " ".join(parts)
 
 

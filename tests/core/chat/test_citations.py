@@ -72,6 +72,9 @@ def test_answer_problem_finds_bare_citations_and_echoed_instructions():
     # the excerpts pasted back one per line (Qwen2.5-0.5B on devset d05/d15), not an answer
     assert answer_problem('[1] set ytics (1,2,3) #displays "1.0"\n[2] set ytics (1,2,3) #displays "1.0"') == "list"
     assert answer_problem("[1] Debian Reference en.pdf, page 183\n[2] Debian Reference en.pdf, page 191") == "list"
+    heading = "Chapter 1: Introduction and preliminaries"
+    assert answer_problem(f"[2] {heading} [4] {heading} [5] {heading}") == "list"  # one line, said over and over
+    assert answer_problem("[2] Excerpts from the user's documents discuss missing values in R.") == "echo"
     # distinct sentences, each led by its citation, answer (d45): not a pasted list
     assert answer_problem("[1] Such links are placed in separate development packages.\n[2] They are usually "
                           "named libfoo-dev.") == ""

@@ -4,6 +4,7 @@ indexer with the real all-MiniLM-L6-v2, real Chroma; the pictures of text are ma
 import os
 
 import pytest
+from PIL import Image, ImageDraw
 
 from app.core.chat.citations import to_sources
 from app.core.documents import ocr
@@ -87,6 +88,9 @@ def test_image_files_are_read(tmp_path):
     first, second = blank(), picture(SCAN_PAGES[1])
     first.save(folder / "pages.tif", save_all=True, append_images=[second], compression="tiff_deflate")
     blank().save(folder / "white.png")
+    sunset = Image.new("RGB", (640, 480), (40, 80, 160))  # a picture, no text: its sun once read as the text "O"
+    ImageDraw.Draw(sunset).ellipse((250, 170, 390, 310), fill=(250, 210, 40))
+    sunset.save(folder / "sunset.png")
     (folder / "zero.png").write_bytes(b"")
     data = (folder / "pad.png").read_bytes()
     (folder / "cut.png").write_bytes(data[:len(data) // 3])
@@ -95,6 +99,7 @@ def test_image_files_are_read(tmp_path):
     assert {n for n, f in rows.items() if f.state == INDEXED} == {"pad.png", "ice.jpg", "pages.tif"}
     assert rows["white.png"].state == EMPTY and rows["white.png"].reason == "no text found in the image " \
                                                                              "(OCR found nothing)"
+    assert rows["sunset.png"].state == EMPTY and "OCR found nothing" in rows["sunset.png"].reason
     assert rows["zero.png"].state == EMPTY and rows["zero.png"].reason == "empty file (0 bytes)"
     assert rows["cut.png"].state == FAILED and "damaged or truncated" in rows["cut.png"].reason
     assert rows["pages.tif"].reason == "no text found on page 1 (image, OCR found nothing)"

@@ -20,7 +20,7 @@ def test_merged_words_are_split(merged, split):
 
 @pytest.mark.parametrize("text", [
     "centimetres unplugging evaporator",  # real words, also rare or British ones
-    "Rasmussen Kowalczyk Ihaka Gentleman",  # names
+    "Rasmussen Kowalczyk Ihaka Gentleman Quillfeather Bluewater",  # names, made-up ones of two words too
     "parse_document getElementById HTTPSERVER",  # identifiers and acronyms
     "realloc subsetting gnuplot rownames",  # would split into pieces of three letters ("real loc")
     "see www.example.com, foo.bar/bazqux, user@hostname.org and apt-getinstall",  # URLs, paths, mail, hyphens
