@@ -336,8 +336,11 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
     files_done = 0
     t0 = time.monotonic()
 
+    pages_finished = 0  # pages of the files finished so far
+    pages_in_file: dict[str, int] = {}  # path -> last page stored so far, for the files still being written
+
     def write_stage():
-        nonlocal done_bytes, chunks_written, files_done
+        nonlocal done_bytes, chunks_written, files_done, pages_finished
         try:
             while True:
                 item = writes.get()
@@ -354,6 +357,14 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                 elif op == "chunks":
                     _, path, digest, start, chunks, vectors = item
                     chunks_written += store.add_chunks(info, path, digest, start, chunks, vectors)
+                    # A long PDF's pages count as they are stored, not only when the whole file is done: a search
+                    # meanwhile finds them, so "Indexing 0 of 317 pages" would be wrong.
+                    last = max((c.page_end or c.page_start or 0 for c in chunks), default=0)
+                    if last > pages_in_file.get(path, 0):
+                        pages_in_file[path] = last
+                        live.chunks_done = chunks_written
+                        live.pages_done = pages_finished + last
+                        store.set_indexing(info, live)
                 elif op == "end":
                     _, path, st, digest, count, pages, reason, outcome = item
                     files_done += 1
@@ -361,7 +372,9 @@ def _run_pipeline(store: Store, info: CollectionInfo, work, request: IndexReques
                     notes, ocr_pages = extras.pop(path, ("", set()))
                     store.set_ocr_pages(info, path, () if reason else ocr_pages)
                     live.files_done, live.chunks_done = files_done, chunks_written
-                    live.pages_done += 0 if reason else pages
+                    pages_in_file.pop(path, None)
+                    pages_finished += 0 if reason else pages
+                    live.pages_done = pages_finished
                     store.set_indexing(info, live)  # before the partial: a search it triggers sees it
                     if reason:
                         if count or path in had_chunks:

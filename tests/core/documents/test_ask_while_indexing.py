@@ -60,3 +60,39 @@ def test_questions_during_indexing_get_hits_from_the_files_already_indexed(tmp_p
                             JobState(on_partial=notes.append))
     assert hits[0].file.endswith("c-bikes.pdf") and notes == []
     assert Store().indexing(Store().get("books")) is None
+
+
+def test_a_long_pdf_counts_its_pages_as_they_are_stored(tmp_path, embedder):
+    # A search during a long file's indexing finds its first pages, so the note must not say "0 of 160 pages".
+    import threading
+
+    pdf = make_pdf(tmp_path / "long.pdf", [f"Chapter {n}. The bees of hive {n} make {n * 7} jars of honey a year, "
+                                           f"and the beekeeper checks frame {n} every week." for n in range(1, 161)])
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def watch():
+        store = None
+        while not done.wait(0.02):
+            try:
+                store = store or Store()
+                info = store.find("long")
+                progress = store.indexing(info) if info is not None else None
+            except Exception:  # noqa: BLE001 - the store is being made by the indexer; try again
+                continue
+            if progress is not None:
+                seen.append((progress.files_done, progress.pages_done))
+        if store is not None:
+            store.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = index_collection(IndexRequest("long", [str(pdf)]), JobState())
+    finally:
+        done.set()
+        watcher.join()
+    assert report.indexed == 1 and report.pages == 160
+    midway = [pages for files, pages in seen if files == 0]
+    assert midway and any(0 < pages < 160 for pages in midway), seen[:20]
+    assert midway == sorted(midway)  # it only goes forward
