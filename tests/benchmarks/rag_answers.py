@@ -26,7 +26,8 @@ Figures, each a share of the questions:
         [--home DIR] [--limit N] [--model GGUF] [--out answers.jsonl] [--prompt-lookup]
 
 The "before" figures come from running this same script with PYTHONPATH pointing at a checkout of the old code.
-Last line: one JSON object with hint, gold_cited, no_citation, echo, bare, questions, s_per_answer.
+Last line: one JSON object with hint, gold_cited, model_gold_cited, attributed, no_citation, echo, bare, retried,
+model_no_answer, extracted, gold_given, questions, s_per_answer.
 """
 
 from __future__ import annotations
