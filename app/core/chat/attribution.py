@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import re
 
+from app.core.chat.citations import CITATION
+
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
 # A sentence ends at . ! ? followed by the end, or by white space and then something that is not a lower-case letter
 # or a digit ("fit.log" and "(p. 144)" go on); a line break always ends one.
 _END = re.compile(r"[.!?]+(?=\s*\Z|\s+[^a-z0-9\s])|\n")
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _TRAILING = re.compile(r"[\s.!?:;,]*\Z")
 PREFIX = 6  # letters a word is compared by
 
@@ -25,7 +26,7 @@ PREFIX = 6  # letters a word is compared by
 def _stems(text: str) -> set[str]:
     from app.core.documents.retriever import keywords
 
-    return {w[:PREFIX] for w in keywords(_CITATION.sub(" ", text))}
+    return {w[:PREFIX] for w in keywords(CITATION.sub(" ", text))}
 
 
 def sentences(text: str) -> list[tuple[int, int, bool]]:

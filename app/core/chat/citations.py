@@ -10,6 +10,7 @@ of a whole conversation (which turn, how much room) is chat/documents.py; this m
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +42,8 @@ NOTHING_FOUND_PROMPT = (
     "question. Tell the user that their documents do not seem to cover it. Do not cite any source and do not make "
     "up an answer.")
 
-_CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+# A citation marker, "[2]" or "[1, 3]"; group 1 holds the numbers.
+CITATION = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 
 
 @dataclass
@@ -211,9 +213,14 @@ def build_messages(question: str, sources: list[Source], count_tokens=None, budg
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _word_runs(text: str, n: int) -> set[str]:
+def _ngrams(text: str, n: int) -> list[str]:
+    """Every run of `n` consecutive words of `text`, lower-cased, in order (repeats kept)."""
     words = _WORD.findall(text.lower())
-    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+def _word_runs(text: str, n: int) -> set[str]:
+    return set(_ngrams(text, n))
 
 
 _INSTRUCTION_RUNS = _word_runs(" ".join([SYSTEM_PROMPT, ANSWER_FORMAT, STRICT_FORMAT,
@@ -225,19 +232,14 @@ _LISTED = re.compile(r"^\s*\[\s*\d+\s*\]\s*(\S.*)$", re.M)
 _LABEL = re.compile(r"\bExcerpt\b|\.(?:pdf|html?|txt|md|docx?)\b|\bpages?\s+\d+", re.I)
 
 
-def _word_list(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def _pasted_list(text: str) -> bool:
     """Two or more lines that begin with a citation ("[1] …", "[2] …") and either say the same thing or are the
     excerpts' own headers ("[1] manual.pdf, page 183"), or any five words said three times over ("[2] Chapter 1:
     Introduction [4] Chapter 1: Introduction …"): the excerpts pasted back, not an answer. Distinct sentences
     each led by their citation are an answer (and so, measured on the devset, is "[1] [Excerpt 1] …": it holds the
     passage's words more often than an extracted sentence does)."""
-    runs = _word_list(_CITATION.sub(" ", text))
-    grams = [" ".join(runs[i:i + 5]) for i in range(len(runs) - 4)]
-    if grams and max(grams.count(g) for g in set(grams)) >= 3:  # one heading pasted over and over
+    grams = Counter(_ngrams(CITATION.sub(" ", text), 5))
+    if grams and max(grams.values()) >= 3:  # one heading pasted over and over
         return True
     listed = [" ".join(m.group(1).lower().split()) for m in _LISTED.finditer(text)]
     if len(listed) < 2:
@@ -251,7 +253,7 @@ def answer_problem(text: str) -> str:
     three words once the [n] markers are gone: "[1]", "[1][2]."), "echo" when it repeats the answer prompt's
     instructions (a run of six of their words), "list" when it pastes the excerpts back, one per line, repeated or as
     their headers (_pasted_list), "" when none of these."""
-    words = _WORD.findall(_CITATION.sub(" ", text))
+    words = _WORD.findall(CITATION.sub(" ", text))
     if len(words) < 3:
         return "bare"
     if _word_runs(text, 6) & _INSTRUCTION_RUNS:
@@ -263,7 +265,7 @@ def answer_problem(text: str) -> str:
 
 def map_citations(text: str, replace_with) -> str:
     """`text` with every citation marker (`[2]`, `[1, 3]`) replaced by replace_with(numbers) → str."""
-    return _CITATION.sub(lambda m: replace_with([int(x) for x in re.split(r"[,;]", m.group(1)) if x.strip()]),
+    return CITATION.sub(lambda m: replace_with([int(x) for x in re.split(r"[,;]", m.group(1)) if x.strip()]),
                          text)
 
 
@@ -283,7 +285,7 @@ def parse_citations(text: str, sources: list[Source]) -> tuple[str, list[int], l
                 target.append(n)
         return "[" + ", ".join(str(n) for n in keep) + "]" if keep else ""
 
-    cleaned = _CITATION.sub(fix, text)
+    cleaned = CITATION.sub(fix, text)
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
     return cleaned, cited, invalid
