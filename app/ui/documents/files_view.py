@@ -54,7 +54,8 @@ class FilesView(QTreeWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, path)
         item.setText(1, STATE_LABEL.get(state, state))
         item.setText(2, str(chunks) if state == "indexed" else "")
-        details = " · ".join(t for t in ((f"{pages} pages" if pages and state == "indexed" else ""), reason) if t)
+        counted = f"{pages} page{'s' if pages != 1 else ''}" if pages and state == "indexed" else ""
+        details = " · ".join(t for t in (counted, reason) if t)
         item.setText(3, details)
         item.setToolTip(3, reason or path)
         color = STATE_COLOR.get(state)
